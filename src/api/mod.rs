@@ -1,0 +1,67 @@
+//! HTTP routes. Handlers are thin: they extract, call plain functions (intake, store) and map errors through
+//! [`crate::error::ApiError`]. The whole route table is [`configure`].
+
+mod body;
+mod health;
+mod submit;
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::store::Pool;
+use crate::store::writer::Writer;
+
+/// Shared state handed to every handler.
+pub struct AppState {
+    /// The validated configuration.
+    pub settings: Arc<Settings>,
+    /// Connections for reads.
+    pub pool: Pool,
+    /// The one write path.
+    pub writer: Writer,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+}
+
+/// Facts the request log line reports besides method, route, status and latency. Handlers fill it in.
+#[derive(Debug, Clone, Default)]
+pub struct LogFields {
+    /// The upstream's requester id, if plain enough to log.
+    pub requester_id: Option<String>,
+    /// The authenticated client.
+    pub client_id: Option<String>,
+}
+
+/// Mounts every route.
+pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str) {
+    cfg.service(
+        web::resource(submit_path)
+            .route(web::post().to(submit::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(health::readyz))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// JSON 404 for unknown paths.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed().json(serde_json::json!({
+        "error": "method_not_allowed",
+        "message": "this method is not allowed on this path",
+    }))
+}

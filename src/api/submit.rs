@@ -1,0 +1,104 @@
+//! `POST {server.submit_path}`: the upstream's KYC submission. Wires the steps together: size limit → body →
+//! (decrypt) → intake (parse, map, decide) off the async workers → writer (one commit with its audit event) →
+//! the confirmation. A refused request leaves only a PII-free audit event.
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde_json::json;
+
+use super::body::{check_media_type, read_limited};
+use super::{AppState, LogFields};
+use crate::error::ApiError;
+use crate::intake::{self, IntakeContext};
+use crate::payload::PayloadError;
+use crate::store::StoreError;
+use crate::store::audit_log::AuditDraft;
+use crate::store::writer::SubmitOutcome;
+
+/// Handles one submission.
+pub async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let received_at = Utc::now();
+    let client_id: Option<String> = None;
+    if let Err(e) = check_media_type(&req) {
+        return Err(refuse(&state, e, None, client_id).await);
+    }
+    let body = match read_limited(&req, payload, state.settings.server.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return Err(refuse(&state, e, None, client_id).await),
+    };
+    let ctx = IntakeContext {
+        client_id: client_id.clone(),
+        key_label: None,
+        received_at,
+    };
+    let prepared = web::block(move || intake::prepare(&body, &ctx))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(refusal) => {
+            let err = match refusal.error {
+                PayloadError::Json(m) => ApiError::InvalidJson(m),
+                PayloadError::Invalid { path, message } => {
+                    ApiError::InvalidPayload { path, message }
+                }
+            };
+            return Err(refuse(&state, err, refusal.requester_id, client_id).await);
+        }
+    };
+    req.extensions_mut().insert(LogFields {
+        requester_id: crate::payload::loggable_requester_id(&json!({
+            "request_info": {"requester_id": prepared.row.requester_id}
+        })),
+        client_id: client_id.clone(),
+    });
+    let outcome = state
+        .writer
+        .submit(prepared.row, prepared.audit_details)
+        .await
+        .map_err(store_error)?;
+    match outcome {
+        SubmitOutcome::Stored { response_body, .. }
+        | SubmitOutcome::Replayed { response_body, .. } => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(response_body)),
+        SubmitOutcome::Conflict { .. } => Err(ApiError::DuplicateConflict),
+    }
+}
+
+/// Maps storage failures: unavailability is a 503 the upstream can retry; anything else is a logged 500.
+pub fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Unavailable(msg) => {
+            log::warn!("submission not stored, database unavailable: {msg}");
+            ApiError::Unavailable
+        }
+        other => ApiError::internal(&other),
+    }
+}
+
+/// Records a refusal in the audit trail (code and status only) and hands the error back.
+async fn refuse(
+    state: &AppState,
+    err: ApiError,
+    requester_id: Option<String>,
+    actor: Option<String>,
+) -> ApiError {
+    use actix_web::ResponseError;
+    let draft = AuditDraft {
+        kind: "submission_refused".into(),
+        actor,
+        reference: None,
+        requester_id,
+        details: json!({"code": err.code(), "status": err.status_code().as_u16()}),
+    };
+    if let Err(e) = state.writer.audit(draft).await {
+        log::warn!("refusal ({}) not audited: {e}", err.code());
+    }
+    err
+}

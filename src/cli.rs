@@ -1,0 +1,92 @@
+//! The `kyc-receiver` command line (clap). Every subcommand takes `--config FILE` (or `KYC_CONFIG`); without it
+//! the shipped `kyc-receiver.toml` in the working directory is used if present.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::store;
+
+/// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
+#[derive(Debug, Parser)]
+#[command(name = "kyc-receiver", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); defaults to ./kyc-receiver.toml when present.
+    #[arg(long, global = true, env = "KYC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load and validate the configuration; exit non-zero with a precise message on error.
+    CheckConfig,
+}
+
+/// Parses arguments, runs the command, and turns failures into a message on stderr and exit code 1.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let result = match cli.command {
+        Command::Serve => serve(cli.config),
+        Command::Migrate => migrate(cli.config),
+        Command::CheckConfig => check_config(cli.config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config: Option<PathBuf>) -> Result<Settings, String> {
+    Settings::load(config.as_deref()).map_err(|e| e.to_string())
+}
+
+fn serve(config: Option<PathBuf>) -> Result<(), String> {
+    let settings = load(config)?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        log::info!("kyc-receiver listening on {}", app.base_url());
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn migrate(config: Option<PathBuf>) -> Result<(), String> {
+    let settings = load(config)?;
+    let (pool, url) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let applied = store::migrate(&mut conn).map_err(|e| e.to_string())?;
+    if applied.is_empty() {
+        println!("{}: no pending migrations", url.backend());
+    } else {
+        println!("{}: applied {}", url.backend(), applied.join(", "));
+    }
+    Ok(())
+}
+
+fn check_config(config: Option<PathBuf>) -> Result<(), String> {
+    let settings = load(config)?;
+    if settings.server.tls && !settings.server.tls_self_signed {
+        crate::tls::acceptor(&settings.server.tls_cert, &settings.server.tls_key)
+            .map_err(|e| e.to_string())?;
+    }
+    println!("configuration OK");
+    Ok(())
+}

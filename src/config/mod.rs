@@ -1,0 +1,163 @@
+//! Configuration: built-in defaults (`defaults.toml`), then the TOML file (`--config`, `KYC_CONFIG`, or the shipped
+//! `kyc-receiver.toml`), then environment variables `KYC__SECTION__KEY`; later layers win. Unknown keys are refused
+//! by name. `Settings::validate` checks what serde cannot (URL schemes, loopback rules) and names the key at fault.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// The file used when neither `--config` nor `KYC_CONFIG` names one.
+pub const SHIPPED_CONFIG: &str = "kyc-receiver.toml";
+
+/// Everything the service reads from configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener, TLS and request limits.
+    pub server: ServerSettings,
+    /// Storage backend and write path.
+    pub database: DatabaseSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on, `host:port`; port 0 picks a free port (tests).
+    pub bind: String,
+    /// HTTPS (the default). Plain HTTP is allowed only on a loopback address.
+    pub tls: bool,
+    /// PEM certificate chain.
+    pub tls_cert: PathBuf,
+    /// PEM private key.
+    pub tls_key: PathBuf,
+    /// Create a self-signed certificate for localhost/127.0.0.1 when the files above are missing (development).
+    pub tls_self_signed: bool,
+    /// Largest accepted request body; larger ones get 413 before they are read.
+    pub max_body_bytes: usize,
+    /// Path of the submission endpoint (the upstream's configured URL).
+    pub submit_path: String,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; 0 = one per CPU core.
+    pub workers: usize,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`; the scheme picks the backend.
+    pub url: String,
+    /// Largest number of pooled connections (SQLite is capped at 4).
+    pub pool_size: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub connect_timeout_secs: u64,
+    /// SQLite only: how long a writer waits on a lock before giving up.
+    pub busy_timeout_ms: u32,
+    /// Writer threads doing group commits; 0 = automatic (1 on SQLite, 4 on PostgreSQL).
+    pub writers: usize,
+    /// Most submissions one commit carries.
+    pub batch_max_rows: usize,
+    /// Most payload bytes one commit carries.
+    pub batch_max_bytes: usize,
+    /// Submissions waiting for a writer before new ones are refused with 503.
+    pub queue_depth: usize,
+}
+
+/// Loading or validating configuration failed; the message names the file or key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or parsed, or a key is unknown or of the wrong type.
+    #[error("{0}")]
+    Load(#[from] config::ConfigError),
+    /// A value is well-formed but not acceptable.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// Dotted key, e.g. `server.bind`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if given, it must exist; otherwise the shipped file if present), then the
+    /// environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        builder = match file {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name(SHIPPED_CONFIG).required(false)),
+        };
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("KYC")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the rules that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bind: SocketAddr = self.server.bind.parse().map_err(|e| ConfigError::Invalid {
+            key: "server.bind",
+            message: format!("`{}` is not host:port ({e})", self.server.bind),
+        })?;
+        if !self.server.tls && !bind.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                key: "server.tls",
+                message: "plain HTTP is only allowed on a loopback address".into(),
+            });
+        }
+        if !self.server.submit_path.starts_with('/') {
+            return Err(ConfigError::Invalid {
+                key: "server.submit_path",
+                message: "must start with `/`".into(),
+            });
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "server.max_body_bytes",
+                message: "must be at least 1024".into(),
+            });
+        }
+        crate::store::DbUrl::parse(&self.database.url).map_err(|e| ConfigError::Invalid {
+            key: "database.url",
+            message: e.to_string(),
+        })?;
+        if self.database.pool_size < 2 {
+            return Err(ConfigError::Invalid {
+                key: "database.pool_size",
+                message: "must be at least 2 (writers and readers share the pool)".into(),
+            });
+        }
+        if self.database.batch_max_rows == 0 || self.database.queue_depth == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.batch_max_rows",
+                message: "batch_max_rows and queue_depth must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The socket address to bind.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.bind.parse().map_err(|e| ConfigError::Invalid {
+            key: "server.bind",
+            message: format!("{e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

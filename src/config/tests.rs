@@ -1,0 +1,54 @@
+use super::*;
+use std::io::Write;
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    file.write_all(text.as_bytes()).expect("write");
+    file
+}
+
+#[test]
+fn defaults_alone_are_valid() {
+    let file = write_config("");
+    let settings = Settings::load(Some(file.path())).expect("defaults load");
+    assert_eq!(settings.server.submit_path, "/kyc");
+    assert!(settings.server.tls);
+    assert!(settings.database.url.starts_with("sqlite://"));
+}
+
+#[test]
+fn unknown_key_is_refused_by_name() {
+    let file = write_config("[server]\nbindd = \"127.0.0.1:1\"\n");
+    let err = Settings::load(Some(file.path())).expect_err("unknown key");
+    assert!(err.to_string().contains("bindd"), "{err}");
+}
+
+#[test]
+fn unknown_section_is_refused_by_name() {
+    let file = write_config("[serverr]\nbind = \"127.0.0.1:1\"\n");
+    let err = Settings::load(Some(file.path())).expect_err("unknown section");
+    assert!(err.to_string().contains("serverr"), "{err}");
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback() {
+    let file = write_config("[server]\nbind = \"0.0.0.0:8080\"\ntls = false\n");
+    let err = Settings::load(Some(file.path())).expect_err("plain http off loopback");
+    assert!(err.to_string().starts_with("server.tls:"), "{err}");
+}
+
+#[test]
+fn unknown_database_scheme_is_refused() {
+    let file = write_config("[database]\nurl = \"mysql://localhost/kyc\"\n");
+    let err = Settings::load(Some(file.path())).expect_err("mysql");
+    assert!(err.to_string().starts_with("database.url:"), "{err}");
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    let err = Settings::load(Some(Path::new("/nonexistent/kyc.toml"))).expect_err("missing");
+    assert!(err.to_string().contains("kyc.toml"), "{err}");
+}

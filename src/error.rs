@@ -1,0 +1,159 @@
+//! The one place errors become HTTP responses: every client-visible failure is an [`ApiError`] with a stable
+//! code, a fixed or PII-free message, and a status. Causes of 5xx answers go to the log with an error id; the
+//! body carries only the id.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+/// Seconds a client is told to wait after a 503.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// Every error a client can receive.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing, expired or forged credentials.
+    #[error("the access token is missing, expired or invalid")]
+    InvalidToken {
+        /// The `WWW-Authenticate` value to send.
+        challenge: String,
+    },
+    /// Valid credentials without the scope the route needs.
+    #[error("the access token lacks the scope `{scope}`")]
+    InsufficientScope {
+        /// The scope required.
+        scope: String,
+    },
+    /// Body larger than `server.max_body_bytes`.
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A content type that cannot carry a submission.
+    #[error("content type `{0}` is not accepted; send JSON or the encrypted text body")]
+    UnsupportedMediaType(String),
+    /// The body could not be decrypted (the reason is logged, never sent).
+    #[error("the request body could not be decrypted")]
+    DecryptFailed,
+    /// The body is not JSON.
+    #[error("{0}")]
+    InvalidJson(String),
+    /// The body was cut short or could not be read.
+    #[error("the request body could not be read completely")]
+    IncompleteBody,
+    /// JSON of the wrong shape; names the JSON path.
+    #[error("{path}: {message}")]
+    InvalidPayload {
+        /// JSON path, e.g. `request_info.requester_id`.
+        path: String,
+        /// What was expected there.
+        message: String,
+    },
+    /// No mapping handles the submission, or a required field is empty.
+    #[error("{0}")]
+    MappingFailed(String),
+    /// The requester id was used before for a different payload.
+    #[error("requester_id was already used for a different submission")]
+    DuplicateConflict,
+    /// Too many requests from this client.
+    #[error("too many requests; retry after {retry_after} seconds")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The database (or another dependency) is unavailable; nothing was stored.
+    #[error("the service is temporarily unavailable; nothing was stored")]
+    Unavailable,
+    /// Unknown route.
+    #[error("no such resource")]
+    NotFound,
+    /// A bug; details are in the log under `error_id`.
+    #[error("internal error")]
+    Internal {
+        /// Correlates the answer with the log line.
+        error_id: String,
+    },
+}
+
+impl ApiError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidToken { .. } => "invalid_token",
+            ApiError::InsufficientScope { .. } => "insufficient_scope",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::DecryptFailed => "decrypt_failed",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::IncompleteBody => "invalid_request",
+            ApiError::InvalidPayload { .. } => "invalid_payload",
+            ApiError::MappingFailed(_) => "mapping_failed",
+            ApiError::DuplicateConflict => "duplicate_conflict",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable => "unavailable",
+            ApiError::NotFound => "not_found",
+            ApiError::Internal { .. } => "internal_error",
+        }
+    }
+
+    /// Logs `cause` with a fresh error id and returns the opaque 500 that refers to it.
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        let error_id = uuid::Uuid::new_v4().to_string();
+        log::error!("internal error {error_id}: {cause}");
+        ApiError::Internal { error_id }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::DecryptFailed | ApiError::InvalidJson(_) | ApiError::IncompleteBody => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::InvalidPayload { .. } | ApiError::MappingFailed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::DuplicateConflict => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({"error": self.code(), "message": self.to_string()});
+        if let ApiError::Internal { error_id } = self {
+            body["error_id"] = json!(error_id);
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::InvalidToken { challenge } => {
+                if let Ok(value) = HeaderValue::from_str(challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+            }
+            ApiError::InsufficientScope { scope } => {
+                let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+            }
+            ApiError::RateLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            _ => {}
+        }
+        response.json(body)
+    }
+}

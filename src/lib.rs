@@ -1,0 +1,18 @@
+//! kyc-receiver: receives identity-verification (KYC) results pushed by an upstream IDV platform (Ditto ID and
+//! compatible), verifies, decrypts, maps, decides, stores durably with a tamper-evident audit trail, and answers
+//! with the confirmation the upstream expects.
+//!
+//! Layers, top to bottom: `cli` → `startup` → `api` → `intake` / `store` / `config` → `payload` / `error` / `tls`.
+
+// Tests may unwrap; the non-test build of the library is still checked without this allowance.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod intake;
+pub mod payload;
+pub mod startup;
+pub mod store;
+pub mod tls;

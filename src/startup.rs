@@ -1,0 +1,206 @@
+//! Builds the running service from [`Settings`]: TLS material, pool, migrations, writer threads and the HTTP
+//! server. `main` and the integration tests both use [`Application::build`], so tests run the real thing.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use futures_util::FutureExt;
+
+use crate::api::{self, AppState, LogFields};
+use crate::config::{ConfigError, Settings};
+use crate::store::writer::{Writer, WriterLimits};
+use crate::store::{self, DbUrl, StoreError};
+use crate::tls::{self, TlsError};
+
+/// Start-up failed; the message says which setting or file.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Configuration invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Certificate or key unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Database unreachable or migrations failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A built, not yet running service.
+pub struct Application {
+    port: u16,
+    scheme: &'static str,
+    server: Server,
+}
+
+impl Application {
+    /// Prepares everything; nothing is served until [`Application::run_until_stopped`] is awaited.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        settings.validate()?;
+        let acceptor = if settings.server.tls {
+            if settings.server.tls_self_signed
+                && tls::ensure_self_signed(&settings.server.tls_cert, &settings.server.tls_key)?
+            {
+                log::warn!(
+                    "created a self-signed development certificate at {}",
+                    settings.server.tls_cert.display()
+                );
+            }
+            Some(tls::acceptor(
+                &settings.server.tls_cert,
+                &settings.server.tls_key,
+            )?)
+        } else {
+            log::warn!("TLS is off (server.tls = false); serving plain HTTP on loopback only");
+            None
+        };
+
+        let (pool, url) = store::make_pool(&settings.database)?;
+        let migrate_pool = pool.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let mut conn = migrate_pool.get()?;
+            store::migrate(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))??;
+        if !applied.is_empty() {
+            log::info!("applied migrations: {}", applied.join(", "));
+        }
+        let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings, &url));
+
+        let addr = settings.bind_addr()?;
+        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: settings.server.bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?
+            .port();
+
+        let settings = Arc::new(settings);
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            pool,
+            writer,
+            backend: url.backend(),
+        });
+        let submit_path = settings.server.submit_path.clone();
+        let mut server = HttpServer::new(move || {
+            let submit_path = submit_path.clone();
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(log_request)
+                .configure(|cfg| api::configure(cfg, &submit_path))
+                .default_service(web::to(api::not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let bind_err = |source| StartupError::Bind {
+            addr: settings.server.bind.clone(),
+            source,
+        };
+        let (server, scheme) = match acceptor {
+            Some(acceptor) => (
+                server
+                    .listen_openssl(listener, acceptor)
+                    .map_err(bind_err)?,
+                "https",
+            ),
+            None => (server.listen(listener).map_err(bind_err)?, "http"),
+        };
+        Ok(Application {
+            port,
+            scheme,
+            server: server.run(),
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `https://127.0.0.1:PORT` (or http when TLS is off).
+    pub fn base_url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    /// Handle to stop the server (tests, signals).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn writer_limits(settings: &Settings, url: &DbUrl) -> WriterLimits {
+    let db = &settings.database;
+    let threads = match (db.writers, url) {
+        (0, DbUrl::Sqlite(_)) => 1,
+        (0, DbUrl::Postgres(_)) => 4.min(db.pool_size.saturating_sub(1).max(1) as usize),
+        (n, _) => n,
+    };
+    WriterLimits {
+        threads,
+        batch_max_rows: db.batch_max_rows,
+        batch_max_bytes: db.batch_max_bytes,
+        queue_depth: db.queue_depth,
+    }
+}
+
+/// One log line per request: request id, method, route pattern (never the raw path, which may hold a user
+/// id), status, latency, client and requester id. Never bodies, headers or query strings.
+fn log_request<S>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let start = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let method = req.method().to_string();
+    srv.call(req).map(move |res| {
+        if let Ok(res) = &res {
+            let route = res.request().match_pattern().unwrap_or_else(|| "-".into());
+            let fields = res
+                .request()
+                .extensions()
+                .get::<LogFields>()
+                .cloned()
+                .unwrap_or_default();
+            log::info!(
+                "request_id={request_id} method={method} route={route} status={} latency_ms={:.1} client={} requester_id={}",
+                res.status().as_u16(),
+                start.elapsed().as_secs_f64() * 1000.0,
+                fields.client_id.as_deref().unwrap_or("-"),
+                fields.requester_id.as_deref().unwrap_or("-"),
+            );
+        }
+        res
+    })
+}

@@ -1,0 +1,131 @@
+//! Appending to the hash-chained audit trail. Appends happen inside the transaction of the action they record,
+//! so an event exists exactly when its action committed. Every append first updates the single `audit_head` row,
+//! which takes a row lock on PostgreSQL and the write lock on SQLite: appenders are serialised and `seq` is a
+//! total order even with several instances writing. The `audit` module above reads and verifies the chain.
+
+use chrono::{NaiveDateTime, Timelike};
+use diesel::prelude::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{DbConnection, audit_events, audit_head};
+
+/// An event about to be appended. `details` must be free of personal data.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    /// What happened, e.g. `submission_stored`.
+    pub kind: String,
+    /// Who caused it (client id), when known.
+    pub actor: Option<String>,
+    /// The submission it concerns, when there is one.
+    pub reference: Option<String>,
+    /// The upstream's request id, when known and well-formed.
+    pub requester_id: Option<String>,
+    /// Event-specific facts (codes, counts, key labels); never personal values.
+    pub details: Value,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1 without gaps.
+    pub seq: i64,
+    /// When it was appended (UTC, microseconds).
+    pub occurred_at: NaiveDateTime,
+    /// What happened.
+    pub kind: String,
+    /// Who caused it.
+    pub actor: Option<String>,
+    /// The submission it concerns.
+    pub reference: Option<String>,
+    /// The upstream request id.
+    pub requester_id: Option<String>,
+    /// JSON text of the details.
+    pub details: String,
+    /// Hash of the previous event (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 of this event's canonical encoding, see [`event_hash`].
+    pub hash: String,
+}
+
+/// The chain head held for the length of one transaction.
+pub struct ChainCursor {
+    seq: i64,
+    hash: String,
+}
+
+impl ChainCursor {
+    /// Locks the head row (a no-op update) and reads it. Call inside a transaction.
+    pub fn lock(conn: &mut DbConnection) -> QueryResult<ChainCursor> {
+        diesel::update(audit_head::table.find(1))
+            .set(audit_head::seq.eq(audit_head::seq))
+            .execute(conn)?;
+        let (seq, hash) = audit_head::table
+            .find(1)
+            .select((audit_head::seq, audit_head::hash))
+            .first::<(i64, String)>(conn)?;
+        Ok(ChainCursor { seq, hash })
+    }
+
+    /// Appends one event after the current head.
+    pub fn append(
+        &mut self,
+        conn: &mut DbConnection,
+        draft: &AuditDraft,
+        now: NaiveDateTime,
+    ) -> QueryResult<i64> {
+        let mut event = AuditEvent {
+            seq: self.seq + 1,
+            occurred_at: truncate_to_micros(now),
+            kind: draft.kind.clone(),
+            actor: draft.actor.clone(),
+            reference: draft.reference.clone(),
+            requester_id: draft.requester_id.clone(),
+            details: draft.details.to_string(),
+            prev_hash: self.hash.clone(),
+            hash: String::new(),
+        };
+        event.hash = event_hash(&event);
+        diesel::insert_into(audit_events::table)
+            .values(&event)
+            .execute(conn)?;
+        self.seq = event.seq;
+        self.hash = event.hash;
+        Ok(self.seq)
+    }
+
+    /// Writes the new head back; call once before the transaction commits.
+    pub fn save(self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::update(audit_head::table.find(1))
+            .set((audit_head::seq.eq(self.seq), audit_head::hash.eq(self.hash)))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// SHA-256 (hex) of an event's canonical encoding: a JSON array of every column but `hash`, in column order,
+/// with the timestamp as RFC 3339 in microseconds. JSON arrays of strings and integers serialise one way only.
+pub fn event_hash(event: &AuditEvent) -> String {
+    let canonical = serde_json::json!([
+        event.seq,
+        format_timestamp(event.occurred_at),
+        event.kind,
+        event.actor,
+        event.reference,
+        event.requester_id,
+        event.details,
+        event.prev_hash,
+    ]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// RFC 3339 UTC with microseconds, the one text form of timestamps in hashes and API output.
+pub fn format_timestamp(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Both backends keep microseconds; truncating first makes hashes computed before and after storage agree.
+pub fn truncate_to_micros(t: NaiveDateTime) -> NaiveDateTime {
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+}

@@ -1,0 +1,50 @@
+//! Diesel table definitions, one schema for both backends (portable column types only).
+
+diesel::table! {
+    /// Accepted submissions.
+    submissions (reference) {
+        reference -> Text,
+        requester_id -> Text,
+        user_id -> Text,
+        app_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        received_at -> Timestamp,
+        document_version -> Nullable<Text>,
+        document_status -> Nullable<Text>,
+        mapping_name -> Text,
+        mapping_hash -> Text,
+        decision -> Text,
+        status -> Text,
+        reasons -> Text,
+        fields -> Text,
+        payload_digest -> Text,
+        payload_bytes -> BigInt,
+        decryption_key -> Nullable<Text>,
+        response_body -> Text,
+        content_hash -> Text,
+    }
+}
+
+diesel::table! {
+    /// The hash-chained audit trail.
+    audit_events (seq) {
+        seq -> BigInt,
+        occurred_at -> Timestamp,
+        kind -> Text,
+        actor -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        requester_id -> Nullable<Text>,
+        details -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    /// Single-row head of the audit chain.
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}

@@ -1,0 +1,146 @@
+//! Repository functions for `submissions`. Called with a connection (inside a transaction where it matters);
+//! never asks the pool for a second one.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::{DbConnection, submissions_table as submissions};
+
+/// A submission ready to be stored: everything computed before the database is touched.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = submissions)]
+pub struct SubmissionRow {
+    /// Our reference, returned to the upstream.
+    pub reference: String,
+    /// The upstream's idempotency key.
+    pub requester_id: String,
+    /// The upstream's user id.
+    pub user_id: String,
+    /// The upstream's app id.
+    pub app_id: Option<String>,
+    /// The authenticated client that pushed it.
+    pub client_id: Option<String>,
+    /// When it was received (UTC).
+    pub received_at: NaiveDateTime,
+    /// `kyc_info.document.version`.
+    pub document_version: Option<String>,
+    /// `overall_document_status` as sent.
+    pub document_status: Option<String>,
+    /// Mapping that produced the record.
+    pub mapping_name: String,
+    /// SHA-256 of that mapping's file.
+    pub mapping_hash: String,
+    /// The automatic decision: `approved`, `rejected` or `pending_review`.
+    pub decision: String,
+    /// The current status (changes when a reviewer resolves the case).
+    pub status: String,
+    /// JSON array of reason codes.
+    pub reasons: String,
+    /// JSON object of canonical fields.
+    pub fields: String,
+    /// SHA-256 (hex) of the decrypted payload bytes; decides replay versus conflict.
+    pub payload_digest: String,
+    /// Size of the decrypted payload.
+    pub payload_bytes: i64,
+    /// Which key opened the body (label only).
+    pub decryption_key: Option<String>,
+    /// The exact confirmation JSON sent (before response encryption).
+    pub response_body: String,
+    /// SHA-256 over the row's other columns, so a changed row is detectable.
+    pub content_hash: String,
+}
+
+impl SubmissionRow {
+    /// Computes `content_hash` from the other columns (canonical JSON array in column order).
+    pub fn compute_content_hash(&self) -> String {
+        let canonical = serde_json::json!([
+            self.reference,
+            self.requester_id,
+            self.user_id,
+            self.app_id,
+            self.client_id,
+            super::audit_log::format_timestamp(self.received_at),
+            self.document_version,
+            self.document_status,
+            self.mapping_name,
+            self.mapping_hash,
+            self.decision,
+            self.status,
+            self.reasons,
+            self.fields,
+            self.payload_digest,
+            self.payload_bytes,
+            self.decryption_key,
+            self.response_body,
+        ]);
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+/// What an earlier submission with the same requester id left behind.
+#[derive(Debug, Clone)]
+pub struct Existing {
+    /// Its reference.
+    pub reference: String,
+    /// Its payload digest.
+    pub payload_digest: String,
+    /// The response it was given.
+    pub response_body: String,
+}
+
+/// Looks up earlier submissions for these requester ids.
+pub fn find_existing(
+    conn: &mut DbConnection,
+    requester_ids: &[&str],
+) -> QueryResult<HashMap<String, Existing>> {
+    if requester_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = submissions::table
+        .filter(submissions::requester_id.eq_any(requester_ids))
+        .select((
+            submissions::requester_id,
+            submissions::reference,
+            submissions::payload_digest,
+            submissions::response_body,
+        ))
+        .load::<(String, String, String, String)>(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(requester_id, reference, payload_digest, response_body)| {
+            (
+                requester_id,
+                Existing {
+                    reference,
+                    payload_digest,
+                    response_body,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Inserts one row.
+pub fn insert(conn: &mut DbConnection, row: &SubmissionRow) -> QueryResult<()> {
+    diesel::insert_into(submissions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Number of stored submissions (tests and metrics).
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    submissions::table.count().get_result(conn)
+}
+
+/// One row by reference.
+pub fn find(conn: &mut DbConnection, reference: &str) -> QueryResult<Option<SubmissionRow>> {
+    submissions::table
+        .find(reference)
+        .select(SubmissionRow::as_select())
+        .first(conn)
+        .optional()
+}

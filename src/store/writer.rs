@@ -1,0 +1,302 @@
+//! The one write path: a few writer threads take submissions and audit events from a bounded queue and commit
+//! whatever has gathered as one transaction (group commit), then answer each job. A job is acknowledged only
+//! after its transaction committed. When a batch fails for a reason other than the database being unavailable,
+//! its jobs are retried one by one so one bad row cannot fail innocent neighbours. Reads `database.writers`,
+//! `batch_max_rows`, `batch_max_bytes`, `queue_depth`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::Utc;
+use diesel::Connection;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::audit_log::{AuditDraft, ChainCursor};
+use super::submissions::{self, Existing, SubmissionRow};
+use super::{DbConnection, Pool, StoreError};
+
+/// What happened to a submission handed to the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// Newly stored; answer with `response_body`.
+    Stored {
+        /// Its reference.
+        reference: String,
+        /// The confirmation to send.
+        response_body: String,
+    },
+    /// The same requester id and payload were stored before; answer as then.
+    Replayed {
+        /// The original reference.
+        reference: String,
+        /// The original confirmation.
+        response_body: String,
+    },
+    /// The requester id was used before for a different payload.
+    Conflict {
+        /// The reference of the earlier submission.
+        reference: String,
+    },
+}
+
+/// Batch limits and thread count.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterLimits {
+    /// Writer threads.
+    pub threads: usize,
+    /// Most jobs per commit.
+    pub batch_max_rows: usize,
+    /// Most payload bytes per commit.
+    pub batch_max_bytes: usize,
+    /// Jobs queued before `submit` refuses with `Unavailable`.
+    pub queue_depth: usize,
+}
+
+enum Job {
+    Submission {
+        row: Box<SubmissionRow>,
+        actor_details: serde_json::Value,
+        reply: oneshot::Sender<Result<SubmitOutcome, StoreError>>,
+    },
+    Audit {
+        draft: AuditDraft,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+impl Job {
+    fn weight(&self) -> usize {
+        match self {
+            Job::Submission { row, .. } => usize::try_from(row.payload_bytes).unwrap_or(0),
+            Job::Audit { .. } => 256,
+        }
+    }
+}
+
+enum Done {
+    Submission(SubmitOutcome),
+    Audit,
+}
+
+/// Handle to the writer threads; cheap to clone. Dropping every handle lets the threads drain and exit.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer threads.
+    pub fn start(pool: Pool, limits: WriterLimits) -> (Writer, Vec<JoinHandle<()>>) {
+        let (tx, rx) = mpsc::channel(limits.queue_depth.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let handles = (0..limits.threads.max(1))
+            .filter_map(|i| {
+                let (pool, rx) = (pool.clone(), rx.clone());
+                std::thread::Builder::new()
+                    .name(format!("kyc-writer-{i}"))
+                    .spawn(move || writer_loop(&pool, &rx, limits))
+                    .map_err(|e| log::error!("cannot start writer thread: {e}"))
+                    .ok()
+            })
+            .collect();
+        (Writer { tx }, handles)
+    }
+
+    /// Stores a submission (or finds it was stored before). `details` goes into its audit event.
+    pub async fn submit(
+        &self,
+        row: SubmissionRow,
+        details: serde_json::Value,
+    ) -> Result<SubmitOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(Job::Submission {
+            row: Box::new(row),
+            actor_details: details,
+            reply,
+        })?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    /// Appends an audit event on its own (e.g. for a refused request) and waits for the commit.
+    pub async fn audit(&self, draft: AuditDraft) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(Job::Audit { draft, reply })?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    // A full queue means the database is not keeping up: refuse now (503) rather than grow without bound.
+    fn enqueue(&self, job: Job) -> Result<(), StoreError> {
+        self.tx.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                StoreError::Unavailable("write queue full".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                StoreError::Unavailable("writer stopped".into())
+            }
+        })
+    }
+}
+
+fn writer_loop(pool: &Pool, rx: &Mutex<mpsc::Receiver<Job>>, limits: WriterLimits) {
+    loop {
+        let batch = {
+            let Ok(mut rx) = rx.lock() else { return };
+            let Some(first) = rx.blocking_recv() else {
+                return;
+            };
+            let mut bytes = first.weight();
+            let mut batch = vec![first];
+            while batch.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        bytes += job.weight();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        commit_and_answer(pool, batch);
+    }
+}
+
+fn commit_and_answer(pool: &Pool, batch: Vec<Job>) {
+    match run_batch(pool, &batch) {
+        Ok(done) => answer(batch, done.into_iter().map(Ok).collect()),
+        Err(StoreError::Unavailable(msg)) => {
+            log::warn!(
+                "database unavailable, {} job(s) refused: {msg}",
+                batch.len()
+            );
+            let n = batch.len();
+            answer(
+                batch,
+                (0..n)
+                    .map(|_| Err(StoreError::Unavailable(msg.clone())))
+                    .collect(),
+            );
+        }
+        Err(err) if batch.len() > 1 => {
+            log::warn!(
+                "batch of {} failed ({err}); retrying each alone",
+                batch.len()
+            );
+            for job in batch {
+                let result =
+                    run_batch(pool, std::slice::from_ref(&job)).map(|mut done| done.remove(0));
+                answer(vec![job], vec![result]);
+            }
+        }
+        Err(err) => answer(batch, vec![Err(err)]),
+    }
+}
+
+fn answer(batch: Vec<Job>, results: Vec<Result<Done, StoreError>>) {
+    for (job, result) in batch.into_iter().zip(results) {
+        // A closed receiver means the client went away; the write stands, nothing to tell.
+        match job {
+            Job::Submission { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Submission(outcome) => Ok(outcome),
+                    Done::Audit => Err(StoreError::Unavailable("internal mix-up".into())),
+                }));
+            }
+            Job::Audit { reply, .. } => {
+                let _ = reply.send(result.map(|_| ()));
+            }
+        }
+    }
+}
+
+fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
+    let mut conn = pool.get()?;
+    let now = Utc::now().naive_utc();
+    let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        let mut cursor = ChainCursor::lock(c)?;
+        let ids: Vec<&str> = batch
+            .iter()
+            .filter_map(|j| match j {
+                Job::Submission { row, .. } => Some(row.requester_id.as_str()),
+                Job::Audit { .. } => None,
+            })
+            .collect();
+        let mut known = submissions::find_existing(c, &ids)?;
+        let mut done = Vec::with_capacity(batch.len());
+        for job in batch {
+            done.push(match job {
+                Job::Audit { draft, .. } => {
+                    cursor.append(c, draft, now)?;
+                    Done::Audit
+                }
+                Job::Submission {
+                    row, actor_details, ..
+                } => Done::Submission(store_one(
+                    c,
+                    &mut cursor,
+                    &mut known,
+                    row,
+                    actor_details,
+                    now,
+                )?),
+            });
+        }
+        cursor.save(c)?;
+        Ok(done)
+    });
+    result.map_err(StoreError::from)
+}
+
+fn store_one(
+    c: &mut DbConnection,
+    cursor: &mut ChainCursor,
+    known: &mut HashMap<String, Existing>,
+    row: &SubmissionRow,
+    details: &serde_json::Value,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<SubmitOutcome> {
+    let draft = |kind: &str, reference: &str, details: serde_json::Value| AuditDraft {
+        kind: kind.into(),
+        actor: row.client_id.clone(),
+        reference: Some(reference.to_string()),
+        requester_id: Some(row.requester_id.clone()),
+        details,
+    };
+    if let Some(existing) = known.get(&row.requester_id) {
+        let reference = existing.reference.clone();
+        return if existing.payload_digest == row.payload_digest {
+            cursor.append(c, &draft("submission_replayed", &reference, json!({})), now)?;
+            Ok(SubmitOutcome::Replayed {
+                reference,
+                response_body: existing.response_body.clone(),
+            })
+        } else {
+            let facts =
+                json!({"stored_digest": existing.payload_digest, "new_digest": row.payload_digest});
+            cursor.append(c, &draft("duplicate_conflict", &reference, facts), now)?;
+            Ok(SubmitOutcome::Conflict { reference })
+        };
+    }
+    submissions::insert(c, row)?;
+    cursor.append(
+        c,
+        &draft("submission_stored", &row.reference, details.clone()),
+        now,
+    )?;
+    known.insert(
+        row.requester_id.clone(),
+        Existing {
+            reference: row.reference.clone(),
+            payload_digest: row.payload_digest.clone(),
+            response_body: row.response_body.clone(),
+        },
+    );
+    Ok(SubmitOutcome::Stored {
+        reference: row.reference.clone(),
+        response_body: row.response_body.clone(),
+    })
+}

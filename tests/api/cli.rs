@@ -1,0 +1,80 @@
+//! The binary's subcommands, run as a user would.
+
+use std::process::Command;
+
+fn kyc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kyc-receiver"));
+    c.env_remove("KYC_CONFIG");
+    c
+}
+
+#[test]
+fn check_config_accepts_the_shipped_file() {
+    let out = kyc()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check-config"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+}
+
+#[test]
+fn check_config_names_an_unknown_key_and_fails() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[database]\nurll = \"sqlite://x\"\n").expect("write");
+    let out = kyc()
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("urll"), "{err}");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("ok.toml");
+    std::fs::write(&file, "[server]\ntls = false\n").expect("write");
+    let out = kyc()
+        .args(["check-config"])
+        .env("KYC_CONFIG", &file)
+        .env("KYC__SERVER__BIND", "0.0.0.0:8080")
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success(),
+        "plain HTTP on 0.0.0.0 must be refused"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.tls"), "{err}");
+}
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("m.sqlite").display());
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "").expect("write");
+    for expected in ["applied", "no pending migrations"] {
+        let out = kyc()
+            .args(["migrate", "--config"])
+            .arg(&empty)
+            .env("KYC__DATABASE__URL", &url)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(expected));
+    }
+}

@@ -1,0 +1,245 @@
+//! Starts the real application on a random port over HTTPS with a fresh database per test (a temp SQLite file,
+//! or a new PostgreSQL database when KYC_TEST_POSTGRES_URL is set), and captures every log line.
+
+use std::io::Write;
+use std::sync::{Mutex, Once, OnceLock};
+
+use diesel::prelude::*;
+use kyc_receiver::config::Settings;
+use kyc_receiver::startup::Application;
+use kyc_receiver::store::{self, DbConnection, audit_events};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend. PostgreSQL runs when KYC_TEST_POSTGRES_URL is set; then an unreachable
+/// server fails the test instead of skipping it.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app =
+                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite, "").await;
+                super::$name(&app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if !$crate::helpers::postgres_configured() {
+                    return;
+                }
+                let app =
+                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres, "").await;
+                super::$name(&app).await;
+            }
+        }
+    };
+}
+
+pub fn postgres_configured() -> bool {
+    match std::env::var("KYC_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => true,
+        _ => {
+            eprintln!("KYC_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+            false
+        }
+    }
+}
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db_url: String,
+    _dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+    pg_drop: Option<(String, String)>,
+}
+
+impl TestApp {
+    /// Starts the app; `extra_toml` is appended to the generated config (later keys win within a table, so
+    /// pass whole `[section]` blocks only for sections not generated here, or use `spawn_with`).
+    pub async fn spawn(backend: Backend, extra_toml: &str) -> TestApp {
+        Self::spawn_with(backend, |_| {}, extra_toml).await
+    }
+
+    /// Starts the app after `tune` adjusts the settings.
+    pub async fn spawn_with(
+        backend: Backend,
+        tune: impl FnOnce(&mut Settings),
+        extra_toml: &str,
+    ) -> TestApp {
+        init_log_capture();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db_url, pg_drop) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("kyc.sqlite").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let admin = std::env::var("KYC_TEST_POSTGRES_URL").expect("KYC_TEST_POSTGRES_URL");
+                let name = format!("kyc_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!("KYC_TEST_POSTGRES_URL is set but unreachable: {e}")
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let (base, _) = admin.rsplit_once('/').expect("database url has a path");
+                (format!("{base}/{name}"), Some((admin, name)))
+            }
+        };
+        let config = format!(
+            "[server]\nbind = \"127.0.0.1:0\"\ntls_self_signed = true\ntls_cert = \"{cert}\"\n\
+             tls_key = \"{key}\"\nmax_body_bytes = 2000000\nworkers = 2\n\n\
+             [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n{extra_toml}",
+            cert = dir.path().join("cert.pem").display(),
+            key = dir.path().join("key.pem").display(),
+        );
+        let config_path = dir.path().join("kyc-receiver.toml");
+        std::fs::File::create(&config_path)
+            .and_then(|mut f| f.write_all(config.as_bytes()))
+            .expect("write config");
+        let mut settings = Settings::load(Some(&config_path)).expect("test config loads");
+        tune(&mut settings);
+        let app = Application::build(settings).await.expect("app builds");
+        let base = app.base_url();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let cert = std::fs::read(dir.path().join("cert.pem")).expect("cert");
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&cert).expect("pem"))
+            .build()
+            .expect("client");
+        TestApp {
+            base,
+            client,
+            db_url,
+            _dir: dir,
+            handle,
+            pg_drop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POSTs a body to /kyc.
+    pub async fn submit(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/kyc"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A direct connection to the test database, for assertions.
+    pub fn db(&self) -> DbConnection {
+        use diesel::connection::SimpleConnection;
+        match store::DbUrl::parse(&self.db_url).expect("url") {
+            store::DbUrl::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(&path).expect("sqlite");
+                c.batch_execute("PRAGMA busy_timeout = 5000;")
+                    .expect("pragma");
+                DbConnection::Sqlite(c)
+            }
+            store::DbUrl::Postgres(url) => {
+                DbConnection::Postgresql(PgConnection::establish(&url).expect("postgres"))
+            }
+        }
+    }
+
+    pub fn submission_count(&self) -> i64 {
+        store::submissions::count(&mut self.db()).expect("count")
+    }
+
+    /// (kind, requester_id, details) of every audit event, in order.
+    pub fn audit_events(&self) -> Vec<(String, Option<String>, String)> {
+        audit_events::table
+            .order(audit_events::seq)
+            .select((
+                audit_events::kind,
+                audit_events::requester_id,
+                audit_events::details,
+            ))
+            .load(&mut self.db())
+            .expect("audit events")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some((admin, name)) = self.pg_drop.take() {
+            // Best effort: a leftover test database is harmless, a panic in Drop is not.
+            if let Ok(mut conn) = PgConnection::establish(&admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// Reads a fixture copied byte for byte from shared/vectors.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+/// The fixture as JSON, for tests that edit it.
+pub fn fixture_json(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(name)).expect("fixture json")
+}
+
+struct Capture;
+
+static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.target().starts_with("kyc_receiver") || metadata.level() <= log::Level::Info
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata())
+            && let Ok(mut lines) = LINES.get_or_init(Default::default).lock()
+        {
+            lines.push(format!(
+                "{} {} {}",
+                record.level(),
+                record.target(),
+                record.args()
+            ));
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Installs the capturing logger (trace for our crate, info for dependencies) once per test binary.
+pub fn init_log_capture() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if log::set_boxed_logger(Box::new(Capture)).is_ok() {
+            log::set_max_level(log::LevelFilter::Trace);
+        }
+    });
+}
+
+/// Every line logged so far by any test in this binary.
+pub fn captured_logs() -> Vec<String> {
+    LINES
+        .get_or_init(Default::default)
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default()
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real application over HTTPS, on SQLite and (with KYC_TEST_POSTGRES_URL) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod cli;
+mod health;
+mod outage;
+mod privacy;
+mod submit;
+mod submit_errors;

@@ -1,0 +1,116 @@
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{TestApp, fixture, fixture_json};
+
+async fn confirm(app: &TestApp, body: Vec<u8>) -> Value {
+    let r = app.submit(body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    r.json().await.expect("confirmation json")
+}
+
+async fn sample_payloads_get_the_expected_confirmation(app: &TestApp) {
+    for (name, result) in [
+        ("ditto-v3-small.json", true),
+        ("ditto-v3-rejectable.json", false),
+        ("ditto-v3-full.json", true),
+    ] {
+        let sent = fixture_json(name);
+        let answer = confirm(app, fixture(name)).await;
+        assert_eq!(answer["result"], json!(result), "{name}");
+        assert_eq!(answer["user_id"], sent["request_info"]["user_id"], "{name}");
+        let reference = answer["reference_number"].as_str().expect("reference");
+        assert!(reference.starts_with("KYC-"), "{reference}");
+        assert_eq!(answer.as_object().map(|o| o.len()), Some(3), "{answer}");
+    }
+    assert_eq!(app.submission_count(), 3);
+    let kinds: Vec<String> = app.audit_events().into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["submission_stored"; 3]);
+}
+both_backends!(sample_payloads_get_the_expected_confirmation);
+
+async fn a_retry_gets_the_same_answer_and_no_second_row(app: &TestApp) {
+    let first = confirm(app, fixture("ditto-v3-small.json")).await;
+    let second = confirm(app, fixture("ditto-v3-small.json")).await;
+    assert_eq!(first, second);
+    assert_eq!(app.submission_count(), 1);
+    let kinds: Vec<String> = app.audit_events().into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["submission_stored", "submission_replayed"]);
+}
+both_backends!(a_retry_gets_the_same_answer_and_no_second_row);
+
+async fn a_conflicting_retry_is_refused_and_recorded(app: &TestApp) {
+    confirm(app, fixture("ditto-v3-small.json")).await;
+    let mut changed = fixture_json("ditto-v3-small.json");
+    changed["kyc_info"]["face_matcher_result"]["score"] = json!(9.9);
+    let r = app.submit(changed.to_string()).await;
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "duplicate_conflict");
+    assert_eq!(app.submission_count(), 1);
+    let events = app.audit_events();
+    assert_eq!(
+        events.last().map(|e| e.0.as_str()),
+        Some("duplicate_conflict")
+    );
+    assert_eq!(
+        events.last().and_then(|e| e.1.clone()).as_deref(),
+        Some("3d9c1724-11e2-0b8f-6b0d-549b6f03675a")
+    );
+}
+both_backends!(a_conflicting_retry_is_refused_and_recorded);
+
+async fn fifty_concurrent_identical_submissions_make_one_row(app: &TestApp) {
+    let body = fixture("ditto-v3-small.json");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (client, url, body) = (app.client.clone(), app.url("/kyc"), body.clone());
+            tokio::spawn(async move {
+                let r = client.post(url).body(body).send().await.expect("send");
+                (r.status().as_u16(), r.text().await.expect("text"))
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.expect("join"));
+    }
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    assert!(
+        answers.windows(2).all(|w| w[0].1 == w[1].1),
+        "all answers identical"
+    );
+    assert_eq!(app.submission_count(), 1);
+}
+both_backends!(fifty_concurrent_identical_submissions_make_one_row);
+
+async fn distinct_concurrent_submissions_are_all_stored(app: &TestApp) {
+    let template = fixture_json("ditto-v3-small.json");
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let mut body = template.clone();
+            body["request_info"]["requester_id"] = json!(format!("req-{i}"));
+            let (client, url) = (app.client.clone(), app.url("/kyc"));
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .expect("send");
+                r.status().as_u16()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.expect("join"), 200);
+    }
+    assert_eq!(app.submission_count(), 40);
+}
+both_backends!(distinct_concurrent_submissions_are_all_stored);

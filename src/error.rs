@@ -157,3 +157,17 @@ impl ResponseError for ApiError {
         response.json(body)
     }
 }
+
+impl From<crate::intake::IntakeError> for ApiError {
+    fn from(err: crate::intake::IntakeError) -> Self {
+        use crate::intake::IntakeError;
+        use crate::payload::PayloadError;
+        match err {
+            IntakeError::Payload(PayloadError::Json(m)) => ApiError::InvalidJson(m),
+            IntakeError::Payload(PayloadError::Invalid { path, message }) => {
+                ApiError::InvalidPayload { path, message }
+            }
+            IntakeError::Mapping(e) => ApiError::MappingFailed(e.to_string()),
+        }
+    }
+}

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::mapping::{MappingError, MappingSet, ResponseContext};
 use crate::payload::{self, PayloadError};
 use crate::store::submissions::SubmissionRow;
 
@@ -32,9 +33,20 @@ pub struct Prepared {
 #[derive(Debug)]
 pub struct Refusal {
     /// What was wrong.
-    pub error: PayloadError,
+    pub error: IntakeError,
     /// A plain requester id, if one was present.
     pub requester_id: Option<String>,
+}
+
+/// The reasons intake refuses a body.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// Not JSON, or JSON of the wrong shape.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// No mapping takes it, a required field is empty, or the response template failed.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
 }
 
 /// A fresh reference: time-ordered (UUID v7), so references sort by arrival.
@@ -42,77 +54,130 @@ pub fn new_reference() -> String {
     format!("KYC-{}", uuid::Uuid::now_v7().simple())
 }
 
-/// Runs every step up to storage.
-pub fn prepare(plaintext: &[u8], ctx: &IntakeContext) -> Result<Prepared, Refusal> {
+/// Runs every step up to storage with the mapping set current at arrival.
+pub fn prepare(
+    plaintext: &[u8],
+    ctx: &IntakeContext,
+    mappings: &MappingSet,
+) -> Result<Prepared, Refusal> {
     let root = payload::parse(plaintext).map_err(|error| Refusal {
-        error,
+        error: error.into(),
         requester_id: None,
     })?;
-    let env = payload::envelope(&root).map_err(|error| Refusal {
+    let refuse = |error: IntakeError| Refusal {
         error,
         requester_id: payload::loggable_requester_id(&root),
-    })?;
+    };
+    // Ditto-shaped bodies get the strict envelope checks; custom template bodies rely on their mapping.
+    let envelope = if root.get("request_info").is_some() || root.get("kyc_info").is_some() {
+        Some(payload::envelope(&root).map_err(|e| refuse(e.into()))?)
+    } else {
+        None
+    };
+    let mapping = mappings.select(&root).map_err(|e| refuse(e.into()))?;
+    let mapped = mapping
+        .apply(&root, ctx.received_at)
+        .map_err(|e| refuse(e.into()))?;
+    let digest = hex::encode(Sha256::digest(plaintext));
+    let field = |name: &str| {
+        mapped
+            .fields
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+    };
+    let user_id = envelope
+        .as_ref()
+        .map(|e| e.user_id)
+        .or_else(|| field("user_id"))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            refuse(
+                PayloadError::Invalid {
+                    path: format!("{}: user_id", mapping.name),
+                    message: "the mapping produced no user_id".into(),
+                }
+                .into(),
+            )
+        })?;
+    // Without a requester id (custom templates may lack one) the payload digest is the idempotency key,
+    // so an identical retry is still answered from the stored record.
+    let requester_id = envelope
+        .as_ref()
+        .map(|e| e.requester_id.to_string())
+        .or_else(|| {
+            field("requester_id")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("digest:{}", &digest[..32]));
+    if requester_id.len() > payload::MAX_REQUESTER_ID_LEN {
+        return Err(refuse(
+            PayloadError::Invalid {
+                path: "requester_id".into(),
+                message: format!("must be at most {} bytes", payload::MAX_REQUESTER_ID_LEN),
+            }
+            .into(),
+        ));
+    }
     let reference = new_reference();
-    let (status, reasons) = interim_decision(&root);
-    let response = json!({
-        "result": status != "rejected",
-        "reference_number": reference,
-        "user_id": env.user_id,
-    });
+    let response = mapping
+        .render_response(&ResponseContext {
+            payload: &root,
+            fields: &mapped.fields,
+            decision: &mapped.decision,
+            reference: &reference,
+            received_at: ctx.received_at,
+        })
+        .map_err(|e| refuse(e.into()))?;
+    let status = mapped.decision.status.as_str();
+    let reasons = mapped.decision.reason_codes();
     let mut row = SubmissionRow {
         reference,
-        requester_id: env.requester_id.to_string(),
-        user_id: env.user_id.to_string(),
-        app_id: env.app_id.map(str::to_string),
+        requester_id,
+        user_id: user_id.to_string(),
+        app_id: envelope
+            .as_ref()
+            .and_then(|e| e.app_id)
+            .or_else(|| field("app_id"))
+            .map(str::to_string),
         client_id: ctx.client_id.clone(),
         received_at: crate::store::audit_log::truncate_to_micros(ctx.received_at.naive_utc()),
-        document_version: env.document_version.map(str::to_string),
-        document_status: env.document_status.map(str::to_string),
-        mapping_name: "builtin".into(),
-        mapping_hash: "builtin".into(),
+        document_version: envelope
+            .as_ref()
+            .and_then(|e| e.document_version)
+            .map(str::to_string),
+        document_status: envelope
+            .as_ref()
+            .and_then(|e| e.document_status)
+            .or_else(|| field("document_status"))
+            .map(str::to_string),
+        mapping_name: mapping.name.clone(),
+        mapping_hash: mapping.sha256.clone(),
         decision: status.to_string(),
         status: status.to_string(),
         reasons: json!(reasons).to_string(),
-        fields: "{}".into(),
-        payload_digest: hex::encode(Sha256::digest(plaintext)),
+        fields: Value::Object(mapped.fields.clone()).to_string(),
+        payload_digest: digest,
         payload_bytes: i64::try_from(plaintext.len()).unwrap_or(i64::MAX),
         decryption_key: ctx.key_label.clone(),
         response_body: response.to_string(),
         content_hash: String::new(),
     };
     row.content_hash = row.compute_content_hash();
+    for warning in &mapped.warnings {
+        log::debug!("mapping {}: {warning}", mapping.name);
+    }
     let audit_details = json!({
         "status": row.status,
         "reasons": reasons,
         "mapping": row.mapping_name,
+        "mapping_hash": row.mapping_hash,
         "payload_digest": row.payload_digest,
         "key": row.decryption_key,
+        "images": mapped.images.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
     });
     Ok(Prepared { row, audit_details })
-}
-
-/// The foundation's fixed rule until mapping files decide: a face match of at least 1.6 and an overall document
-/// status of OK approve; anything else rejects, with a reason per failed check.
-fn interim_decision(root: &Value) -> (&'static str, Vec<&'static str>) {
-    let mut reasons = Vec::new();
-    let face = payload::lookup(root, "kyc_info.face_matcher_result.score").and_then(Value::as_f64);
-    if face.is_none_or(|s| s < 1.6) {
-        reasons.push("face_mismatch");
-    }
-    let status = payload::lookup(
-        root,
-        "kyc_info.document.document_status.overall_document_status",
-    )
-    .and_then(Value::as_str);
-    if status != Some("OK") {
-        reasons.push("document_invalid");
-    }
-    let decision = if reasons.is_empty() {
-        "approved"
-    } else {
-        "rejected"
-    };
-    (decision, reasons)
 }
 
 #[cfg(test)]
@@ -127,18 +192,26 @@ mod tests {
         .expect("fixture")
     }
 
+    fn shipped() -> MappingSet {
+        MappingSet::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"))
+            .expect("shipped mappings")
+    }
+
     fn ctx() -> IntakeContext {
         IntakeContext {
             client_id: Some("upstream".into()),
             key_label: None,
-            received_at: Utc::now(),
+            received_at: "2026-11-22T10:00:00Z".parse().expect("time"),
         }
     }
 
     #[test]
-    fn good_sample_is_approved_and_echoes_user_id() {
-        let p = prepare(&fixture("ditto-v3-small.json"), &ctx()).expect("prepare");
-        assert_eq!(p.row.status, "approved");
+    fn bypassed_chip_read_is_sent_to_review_and_answered_true() {
+        let p = prepare(&fixture("ditto-v3-small.json"), &ctx(), &shipped()).expect("prepare");
+        assert_eq!(p.row.status, "pending_review");
+        assert_eq!(p.row.reasons, r#"["nfc_not_verified"]"#);
+        assert_eq!(p.row.mapping_name, "ditto-v3");
+        assert_eq!(p.row.mapping_hash.len(), 64);
         let response: Value = serde_json::from_str(&p.row.response_body).expect("json");
         assert_eq!(response["result"], json!(true));
         assert_eq!(response["user_id"], json!("sofía.953893@example.com"));
@@ -146,18 +219,40 @@ mod tests {
     }
 
     #[test]
-    fn rejectable_sample_is_rejected_with_reasons() {
-        let p = prepare(&fixture("ditto-v3-rejectable.json"), &ctx()).expect("prepare");
+    fn rejectable_sample_is_rejected_with_every_reason() {
+        let p = prepare(&fixture("ditto-v3-rejectable.json"), &ctx(), &shipped()).expect("prepare");
         assert_eq!(p.row.status, "rejected");
-        assert_eq!(p.row.reasons, r#"["face_mismatch","document_invalid"]"#);
+        assert_eq!(
+            p.row.reasons,
+            r#"["face_mismatch","liveness_failed","document_invalid","document_expired"]"#
+        );
+        let response: Value = serde_json::from_str(&p.row.response_body).expect("json");
+        assert_eq!(response["result"], json!(false));
+    }
+
+    #[test]
+    fn unknown_document_version_is_a_mapping_failure() {
+        let mut v: Value = serde_json::from_slice(&fixture("ditto-v3-small.json")).expect("json");
+        v["kyc_info"]["document"]["version"] = json!("2.0");
+        let err = prepare(v.to_string().as_bytes(), &ctx(), &shipped()).expect_err("no mapping");
+        assert!(matches!(err.error, IntakeError::Mapping(_)));
+        assert!(
+            err.error.to_string().contains("version 2.0"),
+            "{}",
+            err.error
+        );
+        assert_eq!(
+            err.requester_id.as_deref(),
+            Some("3d9c1724-11e2-0b8f-6b0d-549b6f03675a")
+        );
     }
 
     #[test]
     fn content_hash_covers_the_row() {
-        let p = prepare(&fixture("ditto-v3-small.json"), &ctx()).expect("prepare");
+        let p = prepare(&fixture("ditto-v3-small.json"), &ctx(), &shipped()).expect("prepare");
         let mut row = p.row.clone();
         assert_eq!(row.compute_content_hash(), row.content_hash);
-        row.status = "approved ".into();
+        row.status = "approved".into();
         assert_ne!(row.compute_content_hash(), row.content_hash);
     }
 

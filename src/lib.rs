@@ -10,8 +10,10 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod decision;
 pub mod error;
 pub mod intake;
+pub mod mapping;
 pub mod payload;
 pub mod startup;
 pub mod store;

@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpMessage, HttpServer, web};
@@ -11,6 +11,7 @@ use futures_util::FutureExt;
 
 use crate::api::{self, AppState, LogFields};
 use crate::config::{ConfigError, Settings};
+use crate::mapping::registry::MappingRegistry;
 use crate::store::writer::{Writer, WriterLimits};
 use crate::store::{self, DbUrl, StoreError};
 use crate::tls::{self, TlsError};
@@ -27,6 +28,9 @@ pub enum StartupError {
     /// Database unreachable or migrations failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The mapping files are broken.
+    #[error("mappings: {0}")]
+    Mappings(String),
     /// Binding the listener failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -66,6 +70,17 @@ impl Application {
             None
         };
 
+        let mappings = Arc::new(
+            MappingRegistry::load(&settings.mappings.dir)
+                .map_err(|e| StartupError::Mappings(e.to_string()))?,
+        );
+        if settings.mappings.reload {
+            mappings.watch(Duration::from_millis(
+                settings.mappings.poll_interval_ms.max(100),
+            ));
+        }
+        reload_on_sighup(&mappings);
+
         let (pool, url) = store::make_pool(&settings.database)?;
         let migrate_pool = pool.clone();
         let applied = tokio::task::spawn_blocking(move || {
@@ -98,6 +113,7 @@ impl Application {
             pool,
             writer,
             backend: url.backend(),
+            mappings,
         });
         let submit_path = settings.server.submit_path.clone();
         let mut server = HttpServer::new(move || {
@@ -150,6 +166,26 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// SIGHUP re-reads the mapping directory at once (whether or not polling is on).
+fn reload_on_sighup(registry: &Arc<MappingRegistry>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let weak = Arc::downgrade(registry);
+    match signal(SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    let Some(registry) = weak.upgrade() else {
+                        return;
+                    };
+                    log::info!("SIGHUP: reloading mappings");
+                    let _ = tokio::task::spawn_blocking(move || registry.reload(true)).await;
+                }
+            });
+        }
+        Err(e) => log::warn!("cannot listen for SIGHUP: {e}"),
     }
 }
 

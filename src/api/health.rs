@@ -11,7 +11,7 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers a query.
+/// Readiness: the database answers a query and a mapping set is loaded (always true once started).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let db = web::block(move || -> Result<(), store::StoreError> {
@@ -28,9 +28,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => "unreachable".to_string(),
     };
     let ready = database == "ok";
+    let set = state.mappings.current();
+    // A refused reload leaves the last good set serving: still ready, but the error is shown.
+    let mappings = json!({
+        "active": set.iter().map(|m| json!({"name": m.name, "sha256": m.sha256})).collect::<Vec<_>>(),
+        "reload_error": state.mappings.last_error(),
+    });
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"database": database, "backend": state.backend},
+        "checks": {"database": database, "backend": state.backend, "mappings": mappings},
     });
     if ready {
         HttpResponse::Ok().json(body)

@@ -11,6 +11,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::mapping::registry::MappingRegistry;
 use crate::store::Pool;
 use crate::store::writer::Writer;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub writer: Writer,
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
+    /// The active mapping set (swapped on reload).
+    pub mappings: Arc<MappingRegistry>,
 }
 
 /// Facts the request log line reports besides method, route, status and latency. Handlers fill it in.

@@ -10,7 +10,6 @@ use super::body::{check_media_type, read_limited};
 use super::{AppState, LogFields};
 use crate::error::ApiError;
 use crate::intake::{self, IntakeContext};
-use crate::payload::PayloadError;
 use crate::store::StoreError;
 use crate::store::audit_log::AuditDraft;
 use crate::store::writer::SubmitOutcome;
@@ -35,18 +34,14 @@ pub async fn submit(
         key_label: None,
         received_at,
     };
-    let prepared = web::block(move || intake::prepare(&body, &ctx))
+    let mappings = state.mappings.current();
+    let prepared = web::block(move || intake::prepare(&body, &ctx, &mappings))
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let prepared = match prepared {
         Ok(p) => p,
         Err(refusal) => {
-            let err = match refusal.error {
-                PayloadError::Json(m) => ApiError::InvalidJson(m),
-                PayloadError::Invalid { path, message } => {
-                    ApiError::InvalidPayload { path, message }
-                }
-            };
+            let err = ApiError::from(refusal.error);
             return Err(refuse(&state, err, refusal.requester_id, client_id).await);
         }
     };

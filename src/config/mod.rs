@@ -20,6 +20,20 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Storage backend and write path.
     pub database: DatabaseSettings,
+    /// Mapping files and their reload.
+    pub mappings: MappingsSettings,
+}
+
+/// `[mappings]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingsSettings {
+    /// Directory of `*.toml` mapping files (`*.example.toml` are skipped).
+    pub dir: PathBuf,
+    /// Watch the directory and apply valid changes while running (SIGHUP reloads at once either way).
+    pub reload: bool,
+    /// How often the directory is checked for changes.
+    pub poll_interval_ms: u64,
 }
 
 /// `[server]`

@@ -78,3 +78,54 @@ fn migrate_creates_the_schema_and_is_idempotent() {
         assert!(String::from_utf8_lossy(&out.stdout).contains(expected));
     }
 }
+
+#[test]
+fn mappings_check_lists_errors_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "name = \"x\"\nwhen = '${a ==}'\n",
+    )
+    .expect("write");
+    let out = kyc()
+        .args(["mappings", "check"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml:2:"), "{err}");
+    let out = kyc()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["mappings", "check", "mappings"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn mappings_test_shows_the_decision_without_storing() {
+    let out = kyc()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "mappings",
+            "test",
+            "--payload",
+            "tests/fixtures/ditto-v3-rejectable.json",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["decision"]["status"], "rejected");
+    assert_eq!(report["response"]["result"], false);
+    assert_eq!(report["stored"], false);
+}

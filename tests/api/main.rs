@@ -6,6 +6,7 @@ mod helpers;
 
 mod cli;
 mod health;
+mod mappings;
 mod outage;
 mod privacy;
 mod submit;

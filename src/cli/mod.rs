@@ -10,6 +10,8 @@ use crate::config::Settings;
 use crate::startup::Application;
 use crate::store;
 
+mod mappings;
+
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
 #[derive(Debug, Parser)]
 #[command(name = "kyc-receiver", version, about)]
@@ -29,8 +31,36 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Load and validate the configuration; exit non-zero with a precise message on error.
+    /// Load and validate the configuration and mapping files; exit non-zero with a precise message on error.
     CheckConfig,
+    /// Validate or try out mapping files.
+    Mappings {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: MappingsCommand,
+    },
+}
+
+/// `mappings …`
+#[derive(Debug, Subcommand)]
+pub enum MappingsCommand {
+    /// Validate every mapping file; exit 1 listing all errors with file:line:column.
+    Check {
+        /// Directory (default: `mappings.dir` from the configuration).
+        dir: Option<PathBuf>,
+    },
+    /// Show the record, images, decision and response a payload would produce (nothing is stored).
+    Test {
+        /// Payload file (plaintext JSON).
+        #[arg(long)]
+        payload: PathBuf,
+        /// Mapping directory (default: `mappings.dir` from the configuration).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Use this mapping instead of selecting by its `when`.
+        #[arg(long)]
+        mapping: Option<String>,
+    },
 }
 
 /// Parses arguments, runs the command, and turns failures into a message on stderr and exit code 1.
@@ -41,6 +71,7 @@ pub fn run() -> ExitCode {
         Command::Serve => serve(cli.config),
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
+        Command::Mappings { command } => run_mappings(cli.config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,8 +112,28 @@ fn migrate(config: Option<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
+fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(), String> {
+    let default_dir = || -> Result<PathBuf, String> { Ok(load(config.clone())?.mappings.dir) };
+    match command {
+        MappingsCommand::Check { dir } => mappings::check(&dir.map_or_else(default_dir, Ok)?),
+        MappingsCommand::Test {
+            payload,
+            dir,
+            mapping,
+        } => {
+            let bytes = mappings::read_payload(&payload)?;
+            mappings::test(
+                &dir.map_or_else(default_dir, Ok)?,
+                &bytes,
+                mapping.as_deref(),
+            )
+        }
+    }
+}
+
 fn check_config(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
+    crate::mapping::MappingSet::load_dir(&settings.mappings.dir).map_err(|e| e.to_string())?;
     if settings.server.tls && !settings.server.tls_self_signed {
         crate::tls::acceptor(&settings.server.tls_cert, &settings.server.tls_key)
             .map_err(|e| e.to_string())?;

@@ -163,6 +163,7 @@ impl From<crate::intake::IntakeError> for ApiError {
         use crate::intake::IntakeError;
         use crate::payload::PayloadError;
         match err {
+            IntakeError::Decrypt => ApiError::DecryptFailed,
             IntakeError::Payload(PayloadError::Json(m)) => ApiError::InvalidJson(m),
             IntakeError::Payload(PayloadError::Invalid { path, message }) => {
                 ApiError::InvalidPayload { path, message }

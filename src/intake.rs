@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::crypto::CipherProfile;
 use crate::mapping::{MappingError, MappingSet, ResponseContext};
 use crate::payload::{self, PayloadError};
 use crate::store::submissions::SubmissionRow;
@@ -41,6 +42,9 @@ pub struct Refusal {
 /// The reasons intake refuses a body.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
+    /// The body could not be decrypted (the detail is logged, never answered).
+    #[error("{}", crate::crypto::DECRYPT_PUBLIC_MESSAGE)]
+    Decrypt,
     /// Not JSON, or JSON of the wrong shape.
     #[error(transparent)]
     Payload(#[from] PayloadError),
@@ -52,6 +56,32 @@ pub enum IntakeError {
 /// A fresh reference: time-ordered (UUID v7), so references sort by arrival.
 pub fn new_reference() -> String {
     format!("KYC-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Opens the body with the request profile, then runs [`prepare`]. The audit event records which key opened
+/// it (by label). Why decryption failed goes to the log only, so a client cannot probe padding or tags.
+pub fn open_and_prepare(
+    body: &[u8],
+    cipher: &CipherProfile,
+    mut ctx: IntakeContext,
+    mappings: &MappingSet,
+) -> Result<Prepared, Refusal> {
+    let opened = cipher.open(body).map_err(|e| {
+        log::warn!(
+            "request body not decrypted ({}): {:?} after {} key(s)",
+            cipher.spec_name(),
+            e.detail(),
+            e.keys_tried()
+        );
+        Refusal {
+            error: IntakeError::Decrypt,
+            requester_id: None,
+        }
+    })?;
+    if cipher.is_enabled() {
+        ctx.key_label = Some(opened.key.label());
+    }
+    prepare(&opened.plaintext, &ctx, mappings)
 }
 
 /// Runs every step up to storage with the mapping set current at arrival.

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod decision;
 pub mod error;
 pub mod intake;

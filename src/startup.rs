@@ -70,6 +70,10 @@ impl Application {
             None
         };
 
+        let ciphers = settings.cipher_profiles()?;
+        for warning in &ciphers.warnings {
+            log::warn!("{warning}");
+        }
         let mappings = Arc::new(
             MappingRegistry::load(&settings.mappings.dir)
                 .map_err(|e| StartupError::Mappings(e.to_string()))?,
@@ -114,6 +118,8 @@ impl Application {
             writer,
             backend: url.backend(),
             mappings,
+            request_cipher: Arc::new(ciphers.request),
+            response_cipher: Arc::new(ciphers.response),
         });
         let submit_path = settings.server.submit_path.clone();
         let mut server = HttpServer::new(move || {

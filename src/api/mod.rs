@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 
 use crate::config::Settings;
+use crate::crypto::CipherProfile;
 use crate::error::ApiError;
 use crate::mapping::registry::MappingRegistry;
 use crate::store::Pool;
@@ -25,6 +26,10 @@ pub struct AppState {
     pub writer: Writer,
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
+    /// Opens request bodies (`[encryption.request]`).
+    pub request_cipher: Arc<CipherProfile>,
+    /// Seals confirmations (`[encryption.response]`).
+    pub response_cipher: Arc<CipherProfile>,
     /// The active mapping set (swapped on reload).
     pub mappings: Arc<MappingRegistry>,
 }

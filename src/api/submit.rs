@@ -35,7 +35,8 @@ pub async fn submit(
         received_at,
     };
     let mappings = state.mappings.current();
-    let prepared = web::block(move || intake::prepare(&body, &ctx, &mappings))
+    let cipher = state.request_cipher.clone();
+    let prepared = web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings))
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let prepared = match prepared {
@@ -58,11 +59,25 @@ pub async fn submit(
         .map_err(store_error)?;
     match outcome {
         SubmitOutcome::Stored { response_body, .. }
-        | SubmitOutcome::Replayed { response_body, .. } => Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(response_body)),
+        | SubmitOutcome::Replayed { response_body, .. } => confirmation(&state, response_body),
         SubmitOutcome::Conflict { .. } => Err(ApiError::DuplicateConflict),
+    }
+}
+
+/// The 200 answer: the confirmation JSON, or its ciphertext (base64 text) when response encryption is on.
+/// Error answers stay plain JSON: the upstream treats any non-2xx as a failed call whatever the body, and
+/// operators and monitoring can read them.
+fn confirmation(state: &AppState, json_body: String) -> Result<HttpResponse, ApiError> {
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header(("Cache-Control", "no-store"));
+    if state.response_cipher.is_enabled() {
+        let sealed = state
+            .response_cipher
+            .seal(json_body.as_bytes())
+            .map_err(|e| ApiError::internal(&format!("response encryption failed: {e:?}")))?;
+        Ok(answer.content_type("text/plain").body(sealed))
+    } else {
+        Ok(answer.content_type("application/json").body(json_body))
     }
 }
 

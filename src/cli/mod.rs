@@ -33,12 +33,25 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration and mapping files; exit non-zero with a precise message on error.
     CheckConfig,
+    /// Key material helpers.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Validate or try out mapping files.
     Mappings {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
     },
+}
+
+/// `keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh random AES-256 key (base64) for `encryption.*.key` (with key_encoding = "base64").
+    Generate,
 }
 
 /// `mappings …`
@@ -60,6 +73,9 @@ pub enum MappingsCommand {
         /// Use this mapping instead of selecting by its `when`.
         #[arg(long)]
         mapping: Option<String>,
+        /// The payload file is encrypted: open it with `encryption.request` from the configuration first.
+        #[arg(long)]
+        encrypted: bool,
     },
 }
 
@@ -72,6 +88,12 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            println!("{}", crate::crypto::generate_key());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,8 +142,19 @@ fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(),
             payload,
             dir,
             mapping,
+            encrypted,
         } => {
-            let bytes = mappings::read_payload(&payload)?;
+            let mut bytes = mappings::read_payload(&payload)?;
+            if encrypted {
+                let profiles = load(config.clone())?
+                    .cipher_profiles()
+                    .map_err(|e| e.to_string())?;
+                bytes = profiles
+                    .request
+                    .open(&bytes)
+                    .map_err(|e| format!("{}: {e} ({:?})", payload.display(), e.detail()))?
+                    .plaintext;
+            }
             mappings::test(
                 &dir.map_or_else(default_dir, Ok)?,
                 &bytes,
@@ -134,6 +167,10 @@ fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(),
 fn check_config(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
     crate::mapping::MappingSet::load_dir(&settings.mappings.dir).map_err(|e| e.to_string())?;
+    let profiles = settings.cipher_profiles().map_err(|e| e.to_string())?;
+    for warning in &profiles.warnings {
+        eprintln!("warning: {warning}");
+    }
     if settings.server.tls && !settings.server.tls_self_signed {
         crate::tls::acceptor(&settings.server.tls_cert, &settings.server.tls_key)
             .map_err(|e| e.to_string())?;

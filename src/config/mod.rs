@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::crypto::{CipherProfile, ProfileSettings};
+
 const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// The file used when neither `--config` nor `KYC_CONFIG` names one.
@@ -22,6 +24,32 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Mapping files and their reload.
     pub mappings: MappingsSettings,
+    /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
+    #[serde(default)]
+    pub encryption: EncryptionSettings,
+}
+
+/// `[encryption.request]` and `[encryption.response]`; both off unless enabled.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSettings {
+    /// How the upstream encrypts the submission body (its `requestEncryption`).
+    #[serde(default)]
+    pub request: ProfileSettings,
+    /// How we encrypt the confirmation for the upstream to decrypt (its `responseDecryption`).
+    #[serde(default)]
+    pub response: ProfileSettings,
+}
+
+/// The two cipher profiles built from `[encryption]`, with start-up warnings.
+#[derive(Debug, Clone)]
+pub struct CipherProfiles {
+    /// Opens request bodies.
+    pub request: CipherProfile,
+    /// Seals confirmations.
+    pub response: CipherProfile,
+    /// Weak but allowed choices, each naming its key.
+    pub warnings: Vec<String>,
 }
 
 /// `[mappings]`
@@ -88,6 +116,9 @@ pub enum ConfigError {
     /// The file could not be read or parsed, or a key is unknown or of the wrong type.
     #[error("{0}")]
     Load(#[from] config::ConfigError),
+    /// An encryption profile is unusable; the message names the key (never its value).
+    #[error("{0}")]
+    Crypto(String),
     /// A value is well-formed but not acceptable.
     #[error("{key}: {message}")]
     Invalid {
@@ -162,6 +193,22 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// Validates keys, IVs and specs of both encryption profiles.
+    pub fn cipher_profiles(&self) -> Result<CipherProfiles, ConfigError> {
+        let (request, mut warnings) =
+            CipherProfile::from_settings(&self.encryption.request, "encryption.request")
+                .map_err(|e| ConfigError::Crypto(e.to_string()))?;
+        let (response, more) =
+            CipherProfile::from_settings(&self.encryption.response, "encryption.response")
+                .map_err(|e| ConfigError::Crypto(e.to_string()))?;
+        warnings.extend(more);
+        Ok(CipherProfiles {
+            request,
+            response,
+            warnings,
+        })
     }
 
     /// The socket address to bind.

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod cli;
+mod encryption;
 mod health;
 mod mappings;
 mod outage;

@@ -3,6 +3,7 @@
 //! with the confirmation the upstream expects.
 //!
 //! Layers, top to bottom: `cli` → `startup` → `api` → `intake` / `store` / `config` → `payload` / `error` / `tls`.
+//! `upstream` is the simulator behind the second binary, `kyc-upstream`; it uses `crypto` and nothing above it.
 
 // Tests may unwrap; the non-test build of the library is still checked without this allowance.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -19,3 +20,4 @@ pub mod payload;
 pub mod startup;
 pub mod store;
 pub mod tls;
+pub mod upstream;

@@ -126,6 +126,11 @@ impl TestApp {
         }
     }
 
+    /// The receiver's self-signed certificate (PEM), for clients that take a CA file.
+    pub fn cert_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("cert.pem")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -12,3 +12,4 @@ mod outage;
 mod privacy;
 mod submit;
 mod submit_errors;
+mod upstream;

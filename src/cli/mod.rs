@@ -33,6 +33,12 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration and mapping files; exit non-zero with a precise message on error.
     CheckConfig,
+    /// The tamper-evident audit trail.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Key material helpers.
     Keys {
         /// What to do.
@@ -44,6 +50,17 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
+    },
+}
+
+/// `audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and check every submission's content hash; exit 1 naming the first broken event.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -88,6 +105,9 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => audit_verify(cli.config, json),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {
@@ -117,6 +137,40 @@ fn serve(config: Option<PathBuf>) -> Result<(), String> {
         log::info!("kyc-receiver listening on {}", app.base_url());
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
+    let settings = load(config)?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let report = crate::audit::verify(&mut conn).map_err(|e| format!("database error: {e}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "checked {} audit event(s) and {} submission(s)",
+            report.events_checked, report.submissions_checked
+        );
+    }
+    if let Some(p) = &report.first_broken_event {
+        return Err(format!(
+            "audit chain broken at event {} ({}): {}",
+            p.seq, p.kind, p.detail
+        ));
+    }
+    if !report.changed_submissions.is_empty() {
+        return Err(format!(
+            "submission content changed: {}",
+            report.changed_submissions.join(", ")
+        ));
+    }
+    println!("audit trail intact");
+    Ok(())
 }
 
 fn migrate(config: Option<PathBuf>) -> Result<(), String> {

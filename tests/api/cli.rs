@@ -140,7 +140,10 @@ fn check_config_with(body: &str) -> (bool, String) {
         .arg(&file)
         .output()
         .expect("run");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -171,7 +174,12 @@ fn check_config_catches_encryption_mistakes_by_key_without_echoing_secrets() {
         let (ok, err) = check_config_with(body);
         assert!(!ok, "must fail: {body}");
         assert!(err.contains(key), "names {key}: {err}");
-        for secret in ["Fx2zqZsgXmhbbaws", "tooShortKey12", "6VSb5E6FsX6NJtBC", "jxKssbf2WtHvafvi"] {
+        for secret in [
+            "Fx2zqZsgXmhbbaws",
+            "tooShortKey12",
+            "6VSb5E6FsX6NJtBC",
+            "jxKssbf2WtHvafvi",
+        ] {
             assert!(!err.contains(secret), "echoes a secret: {err}");
         }
     }

@@ -10,6 +10,7 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use futures_util::FutureExt;
 
 use crate::api::{self, AppState, LogFields};
+use crate::auth::{AuthMode, AuthStack, SystemClock, generate_signing_key_pem};
 use crate::config::{ConfigError, Settings};
 use crate::mapping::registry::MappingRegistry;
 use crate::store::writer::{Writer, WriterLimits};
@@ -28,6 +29,9 @@ pub enum StartupError {
     /// Database unreachable or migrations failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Authentication could not be set up (signing key, JWKS/introspection client).
+    #[error("{0}")]
+    Auth(String),
     /// The mapping files are broken.
     #[error("mappings: {0}")]
     Mappings(String),
@@ -74,6 +78,7 @@ impl Application {
         for warning in &ciphers.warnings {
             log::warn!("{warning}");
         }
+        let auth = Arc::new(build_auth(&settings)?);
         let mappings = Arc::new(
             MappingRegistry::load(&settings.mappings.dir)
                 .map_err(|e| StartupError::Mappings(e.to_string()))?,
@@ -118,16 +123,18 @@ impl Application {
             writer,
             backend: url.backend(),
             mappings,
+            auth,
             request_cipher: Arc::new(ciphers.request),
             response_cipher: Arc::new(ciphers.response),
         });
         let submit_path = settings.server.submit_path.clone();
+        let token_path = settings.auth.token_path.clone();
         let mut server = HttpServer::new(move || {
-            let submit_path = submit_path.clone();
+            let (submit_path, token_path) = (submit_path.clone(), token_path.clone());
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(log_request)
-                .configure(|cfg| api::configure(cfg, &submit_path))
+                .configure(|cfg| api::configure(cfg, &submit_path, &token_path))
                 .default_service(web::to(api::not_found))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
@@ -173,6 +180,23 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Creates the development signing key when asked to, then builds every enabled auth mode.
+fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
+    let auth = &settings.auth;
+    let signing = &auth.signing;
+    if auth.has_mode(AuthMode::Builtin) && signing.generate_if_missing && !signing.key_file.exists()
+    {
+        let pem =
+            generate_signing_key_pem(signing.alg).map_err(|e| StartupError::Auth(e.to_string()))?;
+        tls::write_private(&signing.key_file, pem.as_bytes())?;
+        log::warn!(
+            "created a token signing key at {}",
+            signing.key_file.display()
+        );
+    }
+    AuthStack::build(auth, Arc::new(SystemClock)).map_err(|e| StartupError::Auth(e.to_string()))
 }
 
 /// SIGHUP re-reads the mapping directory at once (whether or not polling is on).

@@ -59,8 +59,11 @@ pub fn ensure_self_signed(cert: &Path, key: &Path) -> Result<bool, TlsError> {
     Ok(true)
 }
 
-// The key file is readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+/// Writes a private key readable by its owner only (mode 0600), creating its directory.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)

@@ -1,14 +1,17 @@
 //! HTTP routes. Handlers are thin: they extract, call plain functions (intake, store) and map errors through
 //! [`crate::error::ApiError`]. The whole route table is [`configure`].
 
+pub mod auth;
 mod body;
 mod health;
 mod submit;
+mod token;
 
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 
+use crate::auth::AuthStack;
 use crate::config::Settings;
 use crate::crypto::CipherProfile;
 use crate::error::ApiError;
@@ -30,6 +33,8 @@ pub struct AppState {
     pub request_cipher: Arc<CipherProfile>,
     /// Seals confirmations (`[encryption.response]`).
     pub response_cipher: Arc<CipherProfile>,
+    /// Authentication modes, token issuer and token endpoint.
+    pub auth: Arc<AuthStack>,
     /// The active mapping set (swapped on reload).
     pub mappings: Arc<MappingRegistry>,
 }
@@ -44,8 +49,14 @@ pub struct LogFields {
 }
 
 /// Mounts every route.
-pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str) {
+pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str, token_path: &str) {
     cfg.service(
+        web::resource(token_path)
+            .route(web::post().to(token::token))
+            .route(web::get().to(token::token))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource(submit_path)
             .route(web::post().to(submit::submit))
             .default_service(web::to(method_not_allowed)),

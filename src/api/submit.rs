@@ -6,8 +6,10 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
+use super::auth::authorize;
 use super::body::{check_media_type, read_limited};
 use super::{AppState, LogFields};
+use crate::auth::scopes;
 use crate::error::ApiError;
 use crate::intake::{self, IntakeContext};
 use crate::store::StoreError;
@@ -21,7 +23,12 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let received_at = Utc::now();
-    let client_id: Option<String> = None;
+    let principal = authorize(&req, &state, scopes::KYC_SUBMIT).await?;
+    let client_id = Some(principal.client_id.clone());
+    req.extensions_mut().insert(LogFields {
+        requester_id: None,
+        client_id: client_id.clone(),
+    });
     if let Err(e) = check_media_type(&req) {
         return Err(refuse(&state, e, None, client_id).await);
     }

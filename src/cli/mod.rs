@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::startup::Application;
 use crate::store;
 
+mod clients;
 mod mappings;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
@@ -33,6 +34,12 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration and mapping files; exit non-zero with a precise message on error.
     CheckConfig,
+    /// OAuth2 client credentials.
+    Clients {
+        /// What to do.
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// The tamper-evident audit trail.
     Audit {
         /// What to do.
@@ -50,6 +57,22 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
+    },
+}
+
+/// `clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create credentials: prints the secret once and the config entry holding only its hash.
+    Add {
+        /// The client id.
+        name: String,
+        /// Comma-separated scopes, e.g. kyc:submit or kyc:read,kyc:read_pii.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Print one JSON object (client_id, client_secret, secret_hash, scopes).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -105,6 +128,9 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
+        Command::Clients {
+            command: ClientsCommand::Add { name, scopes, json },
+        } => clients::add(&name, &scopes, json),
         Command::Audit {
             command: AuditCommand::Verify { json },
         } => audit_verify(cli.config, json),
@@ -131,6 +157,7 @@ fn load(config: Option<PathBuf>) -> Result<Settings, String> {
 fn serve(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
     actix_web::rt::System::new().block_on(async move {
+        print_dev_credentials(&settings);
         let app = Application::build(settings)
             .await
             .map_err(|e| e.to_string())?;
@@ -171,6 +198,24 @@ fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
     }
     println!("audit trail intact");
     Ok(())
+}
+
+/// The shipped configuration carries development credentials; show them on the terminal (never in the log)
+/// so a newcomer can call the service at once.
+fn print_dev_credentials(settings: &Settings) {
+    use secrecy::ExposeSecret;
+    for client in &settings.auth.clients {
+        if let Some(secret) = &client.dev_secret {
+            eprintln!(
+                "DEVELOPMENT credentials (refused off loopback): client_id={} client_secret={} scopes={} token URL=https://{}{}",
+                client.client_id,
+                secret.expose_secret(),
+                client.scopes.join(","),
+                settings.server.bind,
+                settings.auth.token_path
+            );
+        }
+    }
 }
 
 fn migrate(config: Option<PathBuf>) -> Result<(), String> {

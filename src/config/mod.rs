@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::auth::AuthSettings;
 use crate::crypto::{CipherProfile, ProfileSettings};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -24,6 +25,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Mapping files and their reload.
     pub mappings: MappingsSettings,
+    /// Who may call: OAuth2 token endpoint and clients, external issuers, Basic.
+    #[serde(default)]
+    pub auth: AuthSettings,
     /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
     #[serde(default)]
     pub encryption: EncryptionSettings,
@@ -116,6 +120,9 @@ pub enum ConfigError {
     /// The file could not be read or parsed, or a key is unknown or of the wrong type.
     #[error("{0}")]
     Load(#[from] config::ConfigError),
+    /// The `[auth]` section is invalid; names the key.
+    #[error("{0}")]
+    Auth(String),
     /// An encryption profile is unusable; the message names the key (never its value).
     #[error("{0}")]
     Crypto(String),
@@ -184,6 +191,28 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 key: "database.pool_size",
                 message: "must be at least 2 (writers and readers share the pool)".into(),
+            });
+        }
+        let auth_warnings = self
+            .auth
+            .validate()
+            .map_err(|e| ConfigError::Auth(e.to_string()))?;
+        for w in auth_warnings {
+            log::warn!("{w}");
+        }
+        if !bind.ip().is_loopback()
+            && let Some(i) = self
+                .auth
+                .clients
+                .iter()
+                .position(|c| c.dev_secret.is_some())
+        {
+            return Err(ConfigError::Invalid {
+                key: "auth.clients",
+                message: format!(
+                    "client `{}` uses a development secret (dev_secret); remove it before listening on {}",
+                    self.auth.clients[i].client_id, self.server.bind
+                ),
             });
         }
         if self.database.batch_max_rows == 0 || self.database.queue_depth == 0 {

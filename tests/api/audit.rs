@@ -145,10 +145,11 @@ async fn concurrent_writers_keep_one_unbroken_chain(app: &TestApp) {
         .map(|i| {
             let mut body = template.clone();
             body["request_info"]["requester_id"] = json!(format!("chain-{}", i % 45));
-            let (client, url) = (app.client.clone(), app.url("/kyc"));
+            let (client, url, token) = (app.client.clone(), app.url("/kyc"), app.token.clone());
             tokio::spawn(async move {
                 client
                     .post(url)
+                    .bearer_auth(&token)
                     .body(body.to_string())
                     .send()
                     .await

@@ -59,6 +59,41 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
     pg_drop: Option<(String, String)>,
+    /// A `kyc:submit` token of the `upstream` test client.
+    pub token: String,
+}
+
+/// Test clients: (client_id, secret, scopes).
+pub const UPSTREAM: (&str, &str, &str) = (
+    "upstream",
+    "upstream-secret-for-tests-0123456789",
+    "kyc:submit",
+);
+pub const AUDITOR: (&str, &str, &str) = (
+    "auditor",
+    "auditor-secret-for-tests-0123456789",
+    "kyc:read kyc:read_pii kyc:images kyc:review",
+);
+
+/// `[[auth.clients]]` entries for the test clients; argon2 runs once per test binary.
+fn client_entries() -> String {
+    static ENTRIES: OnceLock<String> = OnceLock::new();
+    ENTRIES
+        .get_or_init(|| {
+            [UPSTREAM, AUDITOR]
+                .iter()
+                .map(|(id, secret, scopes)| {
+                    let hash = kyc_receiver::auth::hash_secret(secret).expect("hash");
+                    let scopes: Vec<String> = scopes.split(' ').map(|s| format!("\"{s}\"")).collect();
+                    format!(
+                        "[[auth.clients]]\nclient_id = \"{id}\"\nsecret_hash = \"{hash}\"\nscopes = [{}]\n",
+                        scopes.join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .clone()
 }
 
 impl TestApp {
@@ -97,9 +132,13 @@ impl TestApp {
         let config = format!(
             "[server]\nbind = \"127.0.0.1:0\"\ntls_self_signed = true\ntls_cert = \"{cert}\"\n\
              tls_key = \"{key}\"\nmax_body_bytes = 2000000\nworkers = 2\n\n\
-             [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n{extra_toml}",
+             [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n\n\
+             [auth]\nmodes = [\"builtin\"]\n\n[auth.signing]\nkey_file = \"{signing}\"\ngenerate_if_missing = true\n\n\
+             {clients}\n{extra_toml}",
             cert = dir.path().join("cert.pem").display(),
             key = dir.path().join("key.pem").display(),
+            signing = dir.path().join("signing.pem").display(),
+            clients = client_entries(),
         );
         let config_path = dir.path().join("kyc-receiver.toml");
         std::fs::File::create(&config_path)
@@ -116,14 +155,64 @@ impl TestApp {
             .add_root_certificate(reqwest::Certificate::from_pem(&cert).expect("pem"))
             .build()
             .expect("client");
-        TestApp {
+        let mut app = TestApp {
             base,
             client,
             db_url,
             _dir: dir,
             handle,
             pg_drop,
+            token: String::new(),
+        };
+        if app.token_endpoint_enabled().await {
+            app.token = app.token_for(UPSTREAM.0, UPSTREAM.1, None).await;
         }
+        app
+    }
+
+    async fn token_endpoint_enabled(&self) -> bool {
+        let r = self
+            .client
+            .post(self.url("/oauth/token"))
+            .send()
+            .await
+            .expect("token probe");
+        r.status() != 404
+    }
+
+    /// A token for a test client by form post (RFC 6749 §4.4).
+    pub async fn token_for(&self, client_id: &str, secret: &str, scope: Option<&str>) -> String {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let r = self
+            .client
+            .post(self.url("/oauth/token"))
+            .form(&form)
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(r.status(), 200, "token for {client_id}");
+        let body: serde_json::Value = r.json().await.expect("token json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// A POST to /kyc carrying the upstream client's bearer token.
+    pub fn post_kyc(&self) -> reqwest::RequestBuilder {
+        self.client.post(self.url("/kyc")).bearer_auth(&self.token)
+    }
+
+    /// A file in the app's temporary directory (certificate, signing key).
+    pub fn file(&self, name: &str) -> std::path::PathBuf {
+        self._dir.path().join(name)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -132,8 +221,7 @@ impl TestApp {
 
     /// POSTs a body to /kyc.
     pub async fn submit(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
-        self.client
-            .post(self.url("/kyc"))
+        self.post_kyc()
             .header("Content-Type", "application/json")
             .body(body)
             .send()

@@ -18,6 +18,7 @@ pub mod error;
 pub mod intake;
 pub mod mapping;
 pub mod payload;
+pub mod protect;
 pub mod startup;
 pub mod store;
 pub mod tls;

@@ -13,6 +13,7 @@ use crate::api::{self, AppState, LogFields};
 use crate::auth::{AuthMode, AuthStack, SystemClock, generate_signing_key_pem};
 use crate::config::{ConfigError, Settings};
 use crate::mapping::registry::MappingRegistry;
+use crate::protect::Protection;
 use crate::store::writer::{Writer, WriterLimits};
 use crate::store::{self, DbUrl, StoreError};
 use crate::tls::{self, TlsError};
@@ -78,6 +79,7 @@ impl Application {
         for warning in &ciphers.warnings {
             log::warn!("{warning}");
         }
+        let protection = Arc::new(Protection::from_settings(&settings.storage)?);
         let auth = Arc::new(build_auth(&settings)?);
         let mappings = Arc::new(
             MappingRegistry::load(&settings.mappings.dir)
@@ -124,6 +126,7 @@ impl Application {
             backend: url.backend(),
             mappings,
             auth,
+            protection,
             request_cipher: Arc::new(ciphers.request),
             response_cipher: Arc::new(ciphers.response),
         });

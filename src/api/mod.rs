@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::crypto::CipherProfile;
 use crate::error::ApiError;
 use crate::mapping::registry::MappingRegistry;
+use crate::protect::Protection;
 use crate::store::Pool;
 use crate::store::writer::Writer;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub request_cipher: Arc<CipherProfile>,
     /// Seals confirmations (`[encryption.response]`).
     pub response_cipher: Arc<CipherProfile>,
+    /// Data keys and image policy.
+    pub protection: Arc<Protection>,
     /// Authentication modes, token issuer and token endpoint.
     pub auth: Arc<AuthStack>,
     /// The active mapping set (swapped on reload).

@@ -42,10 +42,11 @@ pub async fn submit(
         received_at,
     };
     let mappings = state.mappings.current();
-    let cipher = state.request_cipher.clone();
-    let prepared = web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let (cipher, protection) = (state.request_cipher.clone(), state.protection.clone());
+    let prepared =
+        web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings, &protection))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
     let prepared = match prepared {
         Ok(p) => p,
         Err(refusal) => {
@@ -61,7 +62,7 @@ pub async fn submit(
     });
     let outcome = state
         .writer
-        .submit(prepared.row, prepared.audit_details)
+        .submit(prepared.row, prepared.images, prepared.audit_details)
         .await
         .map_err(store_error)?;
     match outcome {

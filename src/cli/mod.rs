@@ -266,6 +266,7 @@ fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(),
 fn check_config(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
     crate::mapping::MappingSet::load_dir(&settings.mappings.dir).map_err(|e| e.to_string())?;
+    crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
     let profiles = settings.cipher_profiles().map_err(|e| e.to_string())?;
     for warning in &profiles.warnings {
         eprintln!("warning: {warning}");

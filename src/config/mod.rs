@@ -10,6 +10,10 @@ use serde::Deserialize;
 use crate::auth::AuthSettings;
 use crate::crypto::{CipherProfile, ProfileSettings};
 
+mod storage;
+
+pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
+
 const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// The file used when neither `--config` nor `KYC_CONFIG` names one.
@@ -28,6 +32,9 @@ pub struct Settings {
     /// Who may call: OAuth2 token endpoint and clients, external issuers, Basic.
     #[serde(default)]
     pub auth: AuthSettings,
+    /// What is kept of a submission and how it is protected at rest.
+    #[serde(default)]
+    pub storage: StorageSettings,
     /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
     #[serde(default)]
     pub encryption: EncryptionSettings,
@@ -199,6 +206,15 @@ impl Settings {
             .map_err(|e| ConfigError::Auth(e.to_string()))?;
         for w in auth_warnings {
             log::warn!("{w}");
+        }
+        if !bind.ip().is_loopback() && self.storage.uses_dev_keys() {
+            return Err(ConfigError::Invalid {
+                key: "storage.keys",
+                message: format!(
+                    "development data keys (id `dev…`) are in use; replace them before listening on {}",
+                    self.server.bind
+                ),
+            });
         }
         if !bind.ip().is_loopback()
             && let Some(i) = self

@@ -82,6 +82,14 @@ fn dev_secrets_refuse_a_public_bind() {
             .expect("shipped");
     let file =
         write_config(&shipped.replace("bind = \"127.0.0.1:8443\"", "bind = \"0.0.0.0:8443\""));
-    let err = Settings::load(Some(file.path())).expect_err("dev secret off loopback");
+    let err = Settings::load(Some(file.path())).expect_err("dev material off loopback");
+    assert!(err.to_string().contains("development"), "{err}");
+    // With real data keys, the dev client secrets alone still refuse a public bind.
+    let real_keys = shipped
+        .replace("bind = \"127.0.0.1:8443\"", "bind = \"0.0.0.0:8443\"")
+        .replace("active_key_id = \"dev-1\"", "active_key_id = \"prod-1\"")
+        .replace("id = \"dev-1\"", "id = \"prod-1\"");
+    let err =
+        Settings::load(Some(write_config(&real_keys).path())).expect_err("dev secret off loopback");
     assert!(err.to_string().contains("dev_secret"), "{err}");
 }

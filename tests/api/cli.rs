@@ -133,7 +133,11 @@ fn mappings_test_shows_the_decision_without_storing() {
 fn check_config_with(body: &str) -> (bool, String) {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("enc.toml");
-    std::fs::write(&file, format!("[server]\ntls = false\n\n{body}")).expect("write");
+    let storage = format!(
+        "[storage]\nactive_key_id = \"t1\"\nkeys = [{{ id = \"t1\", key = \"{k}\" }}]\nsearch_key = \"{k}\"\n",
+        k = crate::helpers::TEST_DATA_KEY
+    );
+    std::fs::write(&file, format!("[server]\ntls = false\n\n{storage}\n{body}")).expect("write");
     let out = kyc()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["check-config", "--config"])

@@ -63,6 +63,9 @@ pub struct TestApp {
     pub token: String,
 }
 
+/// The test data key (base64 of 32 bytes).
+pub const TEST_DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// Test clients: (client_id, secret, scopes).
 pub const UPSTREAM: (&str, &str, &str) = (
     "upstream",
@@ -134,11 +137,13 @@ impl TestApp {
              tls_key = \"{key}\"\nmax_body_bytes = 2000000\nworkers = 2\n\n\
              [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n\n\
              [auth]\nmodes = [\"builtin\"]\n\n[auth.signing]\nkey_file = \"{signing}\"\ngenerate_if_missing = true\n\n\
-             {clients}\n{extra_toml}",
+             [storage]\nactive_key_id = \"t1\"\nkeys = [{{ id = \"t1\", key = \"{data_key}\" }}]\n\
+             search_key = \"{data_key}\"\n\n{clients}\n{extra_toml}",
             cert = dir.path().join("cert.pem").display(),
             key = dir.path().join("key.pem").display(),
             signing = dir.path().join("signing.pem").display(),
             clients = client_entries(),
+            data_key = TEST_DATA_KEY,
         );
         let config_path = dir.path().join("kyc-receiver.toml");
         std::fs::File::create(&config_path)

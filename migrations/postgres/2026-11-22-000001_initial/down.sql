@@ -1,3 +1,5 @@
 DROP TABLE audit_head;
 DROP TABLE audit_events;
+DROP TABLE reviews;
+DROP TABLE submission_images;
 DROP TABLE submissions;

@@ -203,6 +203,18 @@ impl Protection {
         Ok(fields)
     }
 
+    /// The stable pseudonym that replaces an erased user id: keyed, so it cannot be reversed by guessing ids
+    /// without the search key, and the same for every erasure of that subject.
+    pub fn subject_pseudonym(&self, user_id: &str) -> String {
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
+            Ok(mac) => mac,
+            Err(_) => return "erased".into(),
+        };
+        mac.update(b"subject:");
+        mac.update(user_id.as_bytes());
+        format!("erased-{}", &hex::encode(mac.finalize().into_bytes())[..24])
+    }
+
     /// HMAC-SHA256 (hex) of a document number, normalised to upper-case letters and digits.
     pub fn document_number_hmac(&self, number: &str) -> String {
         let normalised: String = number

@@ -4,6 +4,7 @@
 pub mod auth;
 mod body;
 mod health;
+mod subjects;
 mod submit;
 mod token;
 
@@ -62,6 +63,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str, token_path: &s
     .service(
         web::resource(submit_path)
             .route(web::post().to(submit::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/subjects/{user_id}")
+            .route(web::delete().to(subjects::erase))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

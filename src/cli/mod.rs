@@ -34,6 +34,16 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration and mapping files; exit non-zero with a precise message on error.
     CheckConfig,
+    /// Erase one data subject: images and personal fields of every record of that user id (decisions,
+    /// reasons and hashes stay); writes an audit receipt.
+    Erase {
+        /// The subject's user id as the upstream sent it.
+        #[arg(long)]
+        user_id: String,
+        /// Why (kept in the receipt).
+        #[arg(long)]
+        reason: String,
+    },
     /// OAuth2 client credentials.
     Clients {
         /// What to do.
@@ -128,6 +138,7 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
+        Command::Erase { user_id, reason } => erase(cli.config, &user_id, &reason),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),
@@ -216,6 +227,34 @@ fn print_dev_credentials(settings: &Settings) {
             );
         }
     }
+}
+
+fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(), String> {
+    if reason.trim().is_empty() {
+        return Err("--reason must not be empty".into());
+    }
+    let settings = load(config)?;
+    let protection =
+        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let receipt = store::erasure::erase_subject(
+        &mut conn,
+        user_id,
+        &protection.subject_pseudonym(user_id),
+        reason.trim(),
+        &format!("cli:{operator}"),
+        chrono::Utc::now().naive_utc(),
+    )
+    .map_err(|e| format!("database error: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&receipt).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn migrate(config: Option<PathBuf>) -> Result<(), String> {

@@ -3,6 +3,7 @@
 //! functions and the group-commit writer. Reads `[database]`. Knows nothing of HTTP.
 
 pub mod audit_log;
+pub mod erasure;
 pub mod images;
 mod schema;
 pub mod submissions;

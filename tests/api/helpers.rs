@@ -78,12 +78,14 @@ pub const AUDITOR: (&str, &str, &str) = (
     "kyc:read kyc:read_pii kyc:images kyc:review",
 );
 
+pub const DPO: (&str, &str, &str) = ("dpo", "dpo-secret-for-tests-0123456789", "kyc:erase");
+
 /// `[[auth.clients]]` entries for the test clients; argon2 runs once per test binary.
 fn client_entries() -> String {
     static ENTRIES: OnceLock<String> = OnceLock::new();
     ENTRIES
         .get_or_init(|| {
-            [UPSTREAM, AUDITOR]
+            [UPSTREAM, AUDITOR, DPO]
                 .iter()
                 .map(|(id, secret, scopes)| {
                     let hash = kyc_receiver::auth::hash_secret(secret).expect("hash");

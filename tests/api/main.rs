@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod encryption;
+mod erasure;
 mod health;
 mod mappings;
 mod outage;

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::store::audit_log::{AuditEvent, event_hash};
+use crate::store::retention::{checkpoint_mac, latest_checkpoint};
 use crate::store::submissions::SubmissionRow;
 use crate::store::{DbConnection, audit_events, audit_head, submissions_table};
 
@@ -35,14 +36,23 @@ pub struct VerifyReport {
 pub struct Problem {
     /// The event at which the chain stops holding.
     pub seq: i64,
-    /// `content_changed`, `missing`, `order_changed` or `truncated`.
+    /// `content_changed`, `missing`, `order_changed`, `truncated` or `checkpoint_forged`.
     pub kind: &'static str,
     /// A sentence for people.
     pub detail: String,
 }
 
-/// Walks the whole chain and every submission. Read-only.
+/// Walks the whole chain and every submission. Read-only. A retention checkpoint is trusted as the start
+/// of the chain without checking its MAC; use [`verify_with_key`] where the storage keys are at hand.
 pub fn verify(conn: &mut DbConnection) -> QueryResult<VerifyReport> {
+    verify_with_key(conn, None)
+}
+
+/// Like [`verify`], and checks the newest retention checkpoint's MAC with `checkpoint_key`.
+pub fn verify_with_key(
+    conn: &mut DbConnection,
+    checkpoint_key: Option<&[u8]>,
+) -> QueryResult<VerifyReport> {
     let mut report = VerifyReport {
         ok: true,
         events_checked: 0,
@@ -52,7 +62,28 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<VerifyReport> {
     };
     let (mut expected_seq, mut prev_hash) = (1i64, GENESIS_HASH.to_string());
     let mut after = 0i64;
+    // Retention removed a prefix: the chain now starts after the newest checkpoint.
+    if let Some(cp) = latest_checkpoint(conn)? {
+        if let Some(key) = checkpoint_key
+            && checkpoint_mac(key, cp.seq, &cp.hash, cp.created_at, cp.removed_events) != cp.mac
+        {
+            report.first_broken_event = Some(Problem {
+                seq: cp.seq,
+                kind: "checkpoint_forged",
+                detail: format!(
+                    "the retention checkpoint at event {} does not carry a valid MAC",
+                    cp.seq
+                ),
+            });
+        }
+        expected_seq = cp.seq + 1;
+        prev_hash = cp.hash;
+        after = cp.seq;
+    }
     'walk: loop {
+        if report.first_broken_event.is_some() {
+            break;
+        }
         let page: Vec<AuditEvent> = audit_events::table
             .filter(audit_events::seq.gt(after))
             .order(audit_events::seq)

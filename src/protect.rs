@@ -215,6 +215,16 @@ impl Protection {
         format!("erased-{}", &hex::encode(mac.finalize().into_bytes())[..24])
     }
 
+    /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).
+    pub fn checkpoint_key(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
+            mac.update(b"kyc-receiver/audit-checkpoint/v1");
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     /// HMAC-SHA256 (hex) of a document number, normalised to upper-case letters and digits.
     pub fn document_number_hmac(&self, number: &str) -> String {
         let normalised: String = number

@@ -104,6 +104,9 @@ impl Application {
             log::info!("applied migrations: {}", applied.join(", "));
         }
         let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings, &url));
+        if settings.retention.enabled() {
+            spawn_retention(pool.clone(), &settings, protection.checkpoint_key());
+        }
 
         let addr = settings.bind_addr()?;
         let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
@@ -200,6 +203,38 @@ fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
         );
     }
     AuthStack::build(auth, Arc::new(SystemClock)).map_err(|e| StartupError::Auth(e.to_string()))
+}
+
+/// Runs retention every `retention.interval_secs` off the async workers; failures are logged and retried at
+/// the next tick.
+fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 32]) {
+    let policy = settings.retention.policy();
+    let period = Duration::from_secs(settings.retention.interval_secs.max(1));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            let pool = pool.clone();
+            let outcome = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+                let mut conn = pool.get()?;
+                let now = chrono::Utc::now().naive_utc();
+                store::retention::run(&mut conn, &policy, &checkpoint_key, now, false)
+                    .map_err(StoreError::from)
+            })
+            .await;
+            match outcome {
+                Ok(Ok(report)) if report.batches > 0 => log::info!(
+                    "retention: {} image(s), {} record(s), {} audit event(s) removed",
+                    report.images_deleted,
+                    report.records_deleted,
+                    report.audit_events_removed
+                ),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => log::warn!("retention run failed: {e}"),
+                Err(e) => log::warn!("retention task failed: {e}"),
+            }
+        }
+    });
 }
 
 /// SIGHUP re-reads the mapping directory at once (whether or not polling is on).

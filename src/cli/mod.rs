@@ -44,6 +44,12 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Retention of images, records and audit events.
+    Retention {
+        /// What to do.
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// OAuth2 client credentials.
     Clients {
         /// What to do.
@@ -67,6 +73,17 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
+    },
+}
+
+/// `retention …`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Delete what has expired now, in batches, each with an audit event.
+    Run {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -139,6 +156,9 @@ pub fn run() -> ExitCode {
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
         Command::Erase { user_id, reason } => erase(cli.config, &user_id, &reason),
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run },
+        } => retention_run(cli.config, dry_run),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),
@@ -183,7 +203,12 @@ fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
     let mut conn = pool
         .get()
         .map_err(|e| format!("database unavailable: {e}"))?;
-    let report = crate::audit::verify(&mut conn).map_err(|e| format!("database error: {e}"))?;
+    // With the storage keys at hand, retention checkpoints are checked too.
+    let key = crate::protect::Protection::from_settings(&settings.storage)
+        .ok()
+        .map(|p| p.checkpoint_key());
+    let report = crate::audit::verify_with_key(&mut conn, key.as_ref().map(|k| &k[..]))
+        .map_err(|e| format!("database error: {e}"))?;
     if json {
         println!(
             "{}",
@@ -227,6 +252,29 @@ fn print_dev_credentials(settings: &Settings) {
             );
         }
     }
+}
+
+fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), String> {
+    let settings = load(config)?;
+    let protection =
+        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let report = store::retention::run(
+        &mut conn,
+        &settings.retention.policy(),
+        &protection.checkpoint_key(),
+        chrono::Utc::now().naive_utc(),
+        dry_run,
+    )
+    .map_err(|e| format!("database error: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(), String> {

@@ -35,6 +35,8 @@ pub struct Settings {
     /// What is kept of a submission and how it is protected at rest.
     #[serde(default)]
     pub storage: StorageSettings,
+    /// How long images, records and audit events are kept.
+    pub retention: RetentionSettings,
     /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
     #[serde(default)]
     pub encryption: EncryptionSettings,
@@ -61,6 +63,39 @@ pub struct CipherProfiles {
     pub response: CipherProfile,
     /// Weak but allowed choices, each naming its key.
     pub warnings: Vec<String>,
+}
+
+/// `[retention]`: ages in days; 0 keeps forever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Images are deleted this many days after their submission arrived.
+    pub images_days: u32,
+    /// Records (reviews and images with them) are deleted after this many days.
+    pub records_days: u32,
+    /// Audit events are removed after this many days, behind a checkpoint; keep it at least `records_days`.
+    pub audit_days: u32,
+    /// How often `serve` runs retention.
+    pub interval_secs: u64,
+    /// Rows per transaction.
+    pub batch_size: i64,
+}
+
+impl RetentionSettings {
+    /// The policy the store applies.
+    pub fn policy(&self) -> crate::store::retention::RetentionPolicy {
+        crate::store::retention::RetentionPolicy {
+            images_days: self.images_days,
+            records_days: self.records_days,
+            audit_days: self.audit_days,
+            batch_size: self.batch_size,
+        }
+    }
+
+    /// True when anything expires at all.
+    pub fn enabled(&self) -> bool {
+        self.images_days > 0 || self.records_days > 0 || self.audit_days > 0
+    }
 }
 
 /// `[mappings]`
@@ -229,6 +264,15 @@ impl Settings {
                     "client `{}` uses a development secret (dev_secret); remove it before listening on {}",
                     self.auth.clients[i].client_id, self.server.bind
                 ),
+            });
+        }
+        let r = &self.retention;
+        if r.audit_days > 0 && (r.audit_days < r.records_days || r.records_days == 0) {
+            return Err(ConfigError::Invalid {
+                key: "retention.audit_days",
+                message: "audit events must be kept at least as long as the records they describe \
+                          (audit_days >= records_days, and records_days > 0)"
+                    .into(),
             });
         }
         if self.database.batch_max_rows == 0 || self.database.queue_depth == 0 {

@@ -5,6 +5,7 @@
 pub mod audit_log;
 pub mod erasure;
 pub mod images;
+pub mod retention;
 mod schema;
 pub mod submissions;
 pub mod writer;
@@ -18,7 +19,8 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use schema::{
-    audit_events, audit_head, reviews, submission_images, submissions as submissions_table,
+    audit_checkpoints, audit_events, audit_head, reviews, submission_images,
+    submissions as submissions_table,
 };
 
 use crate::config::DatabaseSettings;

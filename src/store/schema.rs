@@ -88,3 +88,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     reviews,
     audit_events
 );
+
+diesel::table! {
+    /// Retention checkpoints of the audit chain.
+    audit_checkpoints (seq) {
+        seq -> BigInt,
+        hash -> Text,
+        created_at -> Timestamp,
+        removed_events -> BigInt,
+        mac -> Text,
+    }
+}

@@ -13,5 +13,6 @@ mod health;
 mod mappings;
 mod outage;
 mod privacy;
+mod retention;
 mod submit;
 mod submit_errors;

@@ -67,6 +67,16 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_reference ON audit_events (reference);
 
+-- When retention removes a prefix of the chain, a checkpoint keeps the hash of the last removed event (with a
+-- MAC under the storage search key) so the rest still verifies.
+CREATE TABLE audit_checkpoints (
+    seq            BIGINT PRIMARY KEY NOT NULL,
+    hash           TEXT NOT NULL,
+    created_at     TIMESTAMP NOT NULL,
+    removed_events BIGINT NOT NULL,
+    mac            TEXT NOT NULL
+);
+
 -- The chain's head. Every append updates this single row first, which serialises appenders on every backend.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY NOT NULL,

@@ -273,6 +273,11 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+        // Every test's traffic is checked for leaks in the log, not only the privacy tests'.
+        let leaks = log_violations();
+        if !leaks.is_empty() && !std::thread::panicking() {
+            panic!("personal data or secrets reached the log: {leaks:#?}");
+        }
         if let Some((admin, name)) = self.pg_drop.take() {
             // Best effort: a leftover test database is harmless, a panic in Drop is not.
             if let Ok(mut conn) = PgConnection::establish(&admin) {
@@ -300,27 +305,98 @@ pub fn fixture_json(name: &str) -> serde_json::Value {
 struct Capture;
 
 static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+static FORBIDDEN: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+static VIOLATIONS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
 
 impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.target().starts_with("kyc_receiver") || metadata.level() <= log::Level::Info
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
     }
     fn log(&self, record: &log::Record) {
-        if self.enabled(record.metadata())
+        let line = format!("{} {} {}", record.level(), record.target(), record.args());
+        let leaked: Vec<String> = FORBIDDEN
+            .get_or_init(|| Mutex::new(forbidden_values()))
+            .lock()
+            .map(|f| {
+                f.iter()
+                    .filter(|v| line.contains(v.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !leaked.is_empty()
+            && let Ok(mut v) = VIOLATIONS.get_or_init(Default::default).lock()
+        {
+            v.push(format!(
+                "{leaked:?} in: {}",
+                line.chars().take(300).collect::<String>()
+            ));
+        }
+        // Keep our own lines for assertions; dependencies' trace lines are only scanned.
+        if (record.target().starts_with("kyc_receiver") || record.level() <= log::Level::Info)
             && let Ok(mut lines) = LINES.get_or_init(Default::default).lock()
         {
-            lines.push(format!(
-                "{} {} {}",
-                record.level(),
-                record.target(),
-                record.args()
-            ));
+            lines.push(line);
         }
     }
     fn flush(&self) {}
 }
 
-/// Installs the capturing logger (trace for our crate, info for dependencies) once per test binary.
+/// Everything submitted in tests that must never reach a log line: names, document numbers and birth dates
+/// of every fixture, fragments of every image, the test clients' secrets (tokens are added as issued).
+fn forbidden_values() -> Vec<String> {
+    let mut values: Vec<String> = [UPSTREAM.1, AUDITOR.1, DPO.1, TEST_DATA_KEY]
+        .map(str::to_string)
+        .to_vec();
+    for name in [
+        "ditto-v3-small.json",
+        "ditto-v3-rejectable.json",
+        "ditto-v3-full.json",
+    ] {
+        let v = fixture_json(name);
+        let data = &v["kyc_info"]["document"]["identity_data"];
+        for key in ["Given name", "Surname", "Document number", "Date of birth"] {
+            if let Some(s) = data[key].as_str() {
+                values.push(s.to_string());
+            }
+        }
+        let images = &v["kyc_info"]["document"]["document_info"]["document_images"];
+        let selfie =
+            &v["kyc_info"]["liveness_check"]["video"]["autocapture_result"]["selfie_image"];
+        for image in images
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .chain([selfie])
+        {
+            if let Some(text) = image.as_str().filter(|t| t.len() > 2000) {
+                values.push(text[1000..1040].to_string());
+            }
+        }
+    }
+    values
+}
+
+/// Adds a value (e.g. an issued token) to what no log line may contain.
+pub fn forbid_in_logs(value: &str) {
+    if let Ok(mut f) = FORBIDDEN
+        .get_or_init(|| Mutex::new(forbidden_values()))
+        .lock()
+    {
+        f.push(value.to_string());
+    }
+}
+
+/// Leaks seen so far by any test in this binary.
+pub fn log_violations() -> Vec<String> {
+    VIOLATIONS
+        .get_or_init(Default::default)
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default()
+}
+
+/// Installs the capturing logger (everything at trace, scanned for leaks) once per test binary.
 pub fn init_log_capture() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {

@@ -50,6 +50,11 @@ async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp
             .expect("text"),
     );
 
+    assert!(
+        crate::helpers::log_violations().is_empty(),
+        "{:#?}",
+        crate::helpers::log_violations()
+    );
     let logs = captured_logs();
     assert!(
         logs.iter().any(|l| l.contains("route=/kyc")),

@@ -206,10 +206,12 @@ impl TestApp {
             .expect("token");
         assert_eq!(r.status(), 200, "token for {client_id}");
         let body: serde_json::Value = r.json().await.expect("token json");
-        body["access_token"]
+        let token = body["access_token"]
             .as_str()
             .expect("access_token")
-            .to_string()
+            .to_string();
+        forbid_in_logs(&token);
+        token
     }
 
     /// A POST to /kyc carrying the upstream client's bearer token.

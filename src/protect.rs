@@ -9,6 +9,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+pub mod rotate;
+
 use crate::config::{ImagePolicy, StorageKeys, StorageSettings};
 use crate::crypto::at_rest::SealedBlob;
 use crate::payload::PayloadError;

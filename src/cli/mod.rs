@@ -119,6 +119,12 @@ pub enum AuditCommand {
 pub enum KeysCommand {
     /// Print a fresh random AES-256 key (base64) for `encryption.*.key` (with key_encoding = "base64").
     Generate,
+    /// Re-seal stored images and personal fields under `storage.active_key_id` (batches; resumable).
+    RotateData {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 200)]
+        batch: i64,
+    },
 }
 
 /// `mappings …`
@@ -171,6 +177,9 @@ pub fn run() -> ExitCode {
             println!("{}", crate::crypto::generate_key());
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::RotateData { batch },
+        } => rotate_data(cli.config, batch),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -252,6 +261,23 @@ fn print_dev_credentials(settings: &Settings) {
             );
         }
     }
+}
+
+fn rotate_data(config: Option<PathBuf>, batch: i64) -> Result<(), String> {
+    let settings = load(config)?;
+    let protection =
+        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let report = crate::protect::rotate::rotate_data(&mut conn, &protection, batch)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), String> {

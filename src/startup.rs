@@ -130,6 +130,7 @@ impl Application {
             mappings,
             auth,
             protection,
+            rate_limiter: api::rate_limit::RateLimiter::new(settings.rate_limit.clone()),
             request_cipher: Arc::new(ciphers.request),
             response_cipher: Arc::new(ciphers.response),
         });

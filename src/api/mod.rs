@@ -4,6 +4,7 @@
 pub mod auth;
 mod body;
 mod health;
+pub mod rate_limit;
 mod subjects;
 mod submit;
 mod token;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub request_cipher: Arc<CipherProfile>,
     /// Seals confirmations (`[encryption.response]`).
     pub response_cipher: Arc<CipherProfile>,
+    /// Per-client submission rate limits.
+    pub rate_limiter: rate_limit::RateLimiter,
     /// Data keys and image policy.
     pub protection: Arc<Protection>,
     /// Authentication modes, token issuer and token endpoint.

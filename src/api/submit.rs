@@ -25,6 +25,12 @@ pub async fn submit(
     let received_at = Utc::now();
     let principal = authorize(&req, &state, scopes::KYC_SUBMIT).await?;
     let client_id = Some(principal.client_id.clone());
+    if let Err(retry_after) = state
+        .rate_limiter
+        .check(&principal.client_id, std::time::Instant::now())
+    {
+        return Err(ApiError::RateLimited { retry_after });
+    }
     req.extensions_mut().insert(LogFields {
         requester_id: None,
         client_id: client_id.clone(),

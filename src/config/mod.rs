@@ -35,6 +35,9 @@ pub struct Settings {
     /// What is kept of a submission and how it is protected at rest.
     #[serde(default)]
     pub storage: StorageSettings,
+    /// Per-client submission rate limits.
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
     /// How long images, records and audit events are kept.
     pub retention: RetentionSettings,
     /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
@@ -63,6 +66,25 @@ pub struct CipherProfiles {
     pub response: CipherProfile,
     /// Weak but allowed choices, each naming its key.
     pub warnings: Vec<String>,
+}
+
+/// `[rate_limit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Sustained submissions per second per client; 0 turns limiting off.
+    pub per_second: f64,
+    /// Submissions a client may send at once after being idle.
+    pub burst: f64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            per_second: 0.0,
+            burst: 0.0,
+        }
+    }
 }
 
 /// `[retention]`: ages in days; 0 keeps forever.

@@ -250,3 +250,33 @@ async fn bad_tokens_are_refused_with_the_right_challenge() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        |s| {
+            s.rate_limit.per_second = 0.2;
+            s.rate_limit.burst = 2.0;
+        },
+        "",
+    )
+    .await;
+    let body = crate::helpers::fixture_json("ditto-v3-small.json");
+    for i in 0..2 {
+        let mut b = body.clone();
+        b["request_info"]["requester_id"] = json!(format!("rate-{i}"));
+        assert_eq!(app.submit(b.to_string()).await.status(), 200);
+    }
+    let r = app.submit(body.to_string()).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "rate_limited"
+    );
+    assert_eq!(app.submission_count(), 2);
+}

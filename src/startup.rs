@@ -69,6 +69,7 @@ impl Application {
             Some(tls::acceptor(
                 &settings.server.tls_cert,
                 &settings.server.tls_key,
+                settings.server.client_ca_path(),
             )?)
         } else {
             log::warn!("TLS is off (server.tls = false); serving plain HTTP on loopback only");
@@ -144,6 +145,7 @@ impl Application {
                 .configure(|cfg| api::configure(cfg, &submit_path, &token_path))
                 .default_service(web::to(api::not_found))
         })
+        .on_connect(record_peer_certificate)
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -186,6 +188,21 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// The verified client certificate's subject of a mutual-TLS connection, for subject pinning.
+#[derive(Debug, Clone)]
+pub struct PeerSubject(pub String);
+
+fn record_peer_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    use actix_tls::accept::openssl::TlsStream;
+    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
+        && let Some(cert) = tls.ssl().peer_certificate()
+    {
+        data.insert(PeerSubject(crate::auth::x509_subject_string(
+            cert.subject_name(),
+        )));
     }
 }
 

@@ -5,8 +5,9 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 
 use super::AppState;
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, Principal, principal_cert_subject_allowed};
 use crate::error::ApiError;
+use crate::startup::PeerSubject;
 
 /// Authenticates the request and checks `scope`. Failures carry the right `WWW-Authenticate` challenge.
 pub async fn authorize(
@@ -26,6 +27,16 @@ pub async fn authorize(
     principal
         .require(scope)
         .map_err(|e| to_api_error(authenticator.www_authenticate(&e), e))?;
+    // A client entry may pin the subject of its mutual-TLS certificate (RFC 8705 style binding).
+    let subject = req.conn_data::<PeerSubject>().map(|s| s.0.as_str());
+    if !principal_cert_subject_allowed(&state.settings.auth, &principal, subject) {
+        log::info!(
+            "request refused: client certificate does not match the client's pinned subject"
+        );
+        return Err(ApiError::InvalidToken {
+            challenge: "Bearer error=\"invalid_token\"".into(),
+        });
+    }
     Ok(principal)
 }
 

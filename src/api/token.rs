@@ -11,6 +11,7 @@ use super::AppState;
 use crate::auth::TokenRequest;
 use crate::auth::token_endpoint::NO_STORE_HEADERS;
 use crate::error::ApiError;
+use crate::startup::PeerSubject;
 
 const MAX_TOKEN_BODY: usize = 64 * 1024;
 
@@ -46,7 +47,7 @@ pub async fn token(
         body,
         query: req.query_string().to_string(),
         remote_addr: req.peer_addr().map(|a| a.ip()),
-        client_cert_subject: None,
+        client_cert_subject: req.conn_data::<PeerSubject>().map(|s| s.0.clone()),
     };
     let outcome = web::block(move || endpoint.handle(&request))
         .await

@@ -385,8 +385,12 @@ fn check_config(config: Option<PathBuf>) -> Result<(), String> {
         eprintln!("warning: {warning}");
     }
     if settings.server.tls && !settings.server.tls_self_signed {
-        crate::tls::acceptor(&settings.server.tls_cert, &settings.server.tls_key)
-            .map_err(|e| e.to_string())?;
+        crate::tls::acceptor(
+            &settings.server.tls_cert,
+            &settings.server.tls_key,
+            settings.server.client_ca_path(),
+        )
+        .map_err(|e| e.to_string())?;
     }
     println!("configuration OK");
     Ok(())

@@ -154,6 +154,16 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 = one per CPU core.
     pub workers: usize,
+    /// PEM file of CAs for mutual TLS; when set, every client must present a certificate chaining to it.
+    /// Empty = no client certificates.
+    pub client_ca: PathBuf,
+}
+
+impl ServerSettings {
+    /// The mutual-TLS CA file, if configured.
+    pub fn client_ca_path(&self) -> Option<&Path> {
+        (!self.client_ca.as_os_str().is_empty()).then_some(self.client_ca.as_path())
+    }
 }
 
 /// `[database]`

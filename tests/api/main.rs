@@ -11,6 +11,7 @@ mod encryption;
 mod erasure;
 mod health;
 mod mappings;
+mod mtls;
 mod outage;
 mod privacy;
 mod retention;

@@ -169,6 +169,7 @@ impl From<crate::intake::IntakeError> for ApiError {
                 ApiError::InvalidPayload { path, message }
             }
             IntakeError::Mapping(e) => ApiError::MappingFailed(e.to_string()),
+            IntakeError::Protect(e) => ApiError::internal(&e),
         }
     }
 }

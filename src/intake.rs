@@ -2,12 +2,14 @@
 //! confirmation. Pure and synchronous, so the handler runs it off the async workers and tests call it directly.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::CipherProfile;
 use crate::mapping::{MappingError, MappingSet, ResponseContext};
 use crate::payload::{self, PayloadError};
+use crate::protect::{ProtectError, Protection};
+use crate::store::images::ImageRow;
 use crate::store::submissions::SubmissionRow;
 
 /// Facts about the request that are not in the body.
@@ -26,6 +28,8 @@ pub struct IntakeContext {
 pub struct Prepared {
     /// The row to insert.
     pub row: SubmissionRow,
+    /// Its sealed images (none when the policy drops them).
+    pub images: Vec<ImageRow>,
     /// PII-free facts for its audit event.
     pub audit_details: Value,
 }
@@ -51,6 +55,9 @@ pub enum IntakeError {
     /// No mapping takes it, a required field is empty, or the response template failed.
     #[error(transparent)]
     Mapping(#[from] MappingError),
+    /// Sealing for storage failed (a key problem, not the client's fault).
+    #[error(transparent)]
+    Protect(#[from] ProtectError),
 }
 
 /// A fresh reference: time-ordered (UUID v7), so references sort by arrival.
@@ -65,6 +72,7 @@ pub fn open_and_prepare(
     cipher: &CipherProfile,
     mut ctx: IntakeContext,
     mappings: &MappingSet,
+    protection: &Protection,
 ) -> Result<Prepared, Refusal> {
     let opened = cipher.open(body).map_err(|e| {
         log::warn!(
@@ -81,7 +89,7 @@ pub fn open_and_prepare(
     if cipher.is_enabled() {
         ctx.key_label = Some(opened.key.label());
     }
-    prepare(&opened.plaintext, &ctx, mappings)
+    prepare(&opened.plaintext, &ctx, mappings, protection)
 }
 
 /// Runs every step up to storage with the mapping set current at arrival.
@@ -89,6 +97,7 @@ pub fn prepare(
     plaintext: &[u8],
     ctx: &IntakeContext,
     mappings: &MappingSet,
+    protection: &Protection,
 ) -> Result<Prepared, Refusal> {
     let root = payload::parse(plaintext).map_err(|error| Refusal {
         error: error.into(),
@@ -160,6 +169,32 @@ pub fn prepare(
             received_at: ctx.received_at,
         })
         .map_err(|e| refuse(e.into()))?;
+    let mut images = Vec::with_capacity(mapped.images.len() + 1);
+    for image in &mapped.images {
+        if let Some(row) = protection
+            .image(&reference, &image.kind, &image.data)
+            .map_err(|e| refuse(e.into()))?
+        {
+            images.push(row);
+        }
+    }
+    if let Some(raw) = protection
+        .raw_payload(&reference, plaintext)
+        .map_err(|e| refuse(e.into()))?
+    {
+        images.push(raw);
+    }
+    let (pii, public): (Map<String, Value>, Map<String, Value>) = mapped
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| mapped.pii.contains(k));
+    let sealed = protection
+        .seal_fields(&reference, &pii)
+        .map_err(|e| refuse(e.into()))?;
+    let document_number_hmac = field("document_number")
+        .filter(|s| !s.is_empty())
+        .map(|n| protection.document_number_hmac(n));
     let status = mapped.decision.status.as_str();
     let reasons = mapped.decision.reason_codes();
     let mut row = SubmissionRow {
@@ -187,7 +222,13 @@ pub fn prepare(
         decision: status.to_string(),
         status: status.to_string(),
         reasons: json!(reasons).to_string(),
-        fields: Value::Object(mapped.fields.clone()).to_string(),
+        fields: Value::Object(public).to_string(),
+        pii_names: json!(mapped.pii).to_string(),
+        pii_key_id: sealed.key_id,
+        pii_nonce: sealed.nonce,
+        pii_ciphertext: sealed.ciphertext,
+        document_number_hmac,
+        erased_at: None,
         payload_digest: digest,
         payload_bytes: i64::try_from(plaintext.len()).unwrap_or(i64::MAX),
         decryption_key: ctx.key_label.clone(),
@@ -205,9 +246,14 @@ pub fn prepare(
         "mapping_hash": row.mapping_hash,
         "payload_digest": row.payload_digest,
         "key": row.decryption_key,
-        "images": mapped.images.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
+        "images": images.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
+        "image_policy": format!("{:?}", protection.images).to_lowercase(),
     });
-    Ok(Prepared { row, audit_details })
+    Ok(Prepared {
+        row,
+        images,
+        audit_details,
+    })
 }
 
 #[cfg(test)]
@@ -227,6 +273,10 @@ mod tests {
             .expect("shipped mappings")
     }
 
+    fn protection() -> Protection {
+        crate::protect::tests::protection(crate::config::ImagePolicy::Encrypt)
+    }
+
     fn ctx() -> IntakeContext {
         IntakeContext {
             client_id: Some("upstream".into()),
@@ -237,7 +287,13 @@ mod tests {
 
     #[test]
     fn bypassed_chip_read_is_sent_to_review_and_answered_true() {
-        let p = prepare(&fixture("ditto-v3-small.json"), &ctx(), &shipped()).expect("prepare");
+        let p = prepare(
+            &fixture("ditto-v3-small.json"),
+            &ctx(),
+            &shipped(),
+            &protection(),
+        )
+        .expect("prepare");
         assert_eq!(p.row.status, "pending_review");
         assert_eq!(p.row.reasons, r#"["nfc_not_verified"]"#);
         assert_eq!(p.row.mapping_name, "ditto-v3");
@@ -250,7 +306,13 @@ mod tests {
 
     #[test]
     fn rejectable_sample_is_rejected_with_every_reason() {
-        let p = prepare(&fixture("ditto-v3-rejectable.json"), &ctx(), &shipped()).expect("prepare");
+        let p = prepare(
+            &fixture("ditto-v3-rejectable.json"),
+            &ctx(),
+            &shipped(),
+            &protection(),
+        )
+        .expect("prepare");
         assert_eq!(p.row.status, "rejected");
         assert_eq!(
             p.row.reasons,
@@ -264,7 +326,8 @@ mod tests {
     fn unknown_document_version_is_a_mapping_failure() {
         let mut v: Value = serde_json::from_slice(&fixture("ditto-v3-small.json")).expect("json");
         v["kyc_info"]["document"]["version"] = json!("2.0");
-        let err = prepare(v.to_string().as_bytes(), &ctx(), &shipped()).expect_err("no mapping");
+        let err = prepare(v.to_string().as_bytes(), &ctx(), &shipped(), &protection())
+            .expect_err("no mapping");
         assert!(matches!(err.error, IntakeError::Mapping(_)));
         assert!(
             err.error.to_string().contains("version 2.0"),
@@ -279,7 +342,13 @@ mod tests {
 
     #[test]
     fn content_hash_covers_the_row() {
-        let p = prepare(&fixture("ditto-v3-small.json"), &ctx(), &shipped()).expect("prepare");
+        let p = prepare(
+            &fixture("ditto-v3-small.json"),
+            &ctx(),
+            &shipped(),
+            &protection(),
+        )
+        .expect("prepare");
         let mut row = p.row.clone();
         assert_eq!(row.compute_content_hash(), row.content_hash);
         row.status = "approved".into();

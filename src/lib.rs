@@ -9,6 +9,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -17,6 +19,7 @@ pub mod error;
 pub mod intake;
 pub mod mapping;
 pub mod payload;
+pub mod protect;
 pub mod startup;
 pub mod store;
 pub mod tls;

@@ -10,8 +10,10 @@ use actix_web::{App, HttpMessage, HttpServer, web};
 use futures_util::FutureExt;
 
 use crate::api::{self, AppState, LogFields};
+use crate::auth::{AuthMode, AuthStack, SystemClock, generate_signing_key_pem};
 use crate::config::{ConfigError, Settings};
 use crate::mapping::registry::MappingRegistry;
+use crate::protect::Protection;
 use crate::store::writer::{Writer, WriterLimits};
 use crate::store::{self, DbUrl, StoreError};
 use crate::tls::{self, TlsError};
@@ -28,6 +30,9 @@ pub enum StartupError {
     /// Database unreachable or migrations failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Authentication could not be set up (signing key, JWKS/introspection client).
+    #[error("{0}")]
+    Auth(String),
     /// The mapping files are broken.
     #[error("mappings: {0}")]
     Mappings(String),
@@ -64,6 +69,7 @@ impl Application {
             Some(tls::acceptor(
                 &settings.server.tls_cert,
                 &settings.server.tls_key,
+                settings.server.client_ca_path(),
             )?)
         } else {
             log::warn!("TLS is off (server.tls = false); serving plain HTTP on loopback only");
@@ -74,6 +80,8 @@ impl Application {
         for warning in &ciphers.warnings {
             log::warn!("{warning}");
         }
+        let protection = Arc::new(Protection::from_settings(&settings.storage)?);
+        let auth = Arc::new(build_auth(&settings)?);
         let mappings = Arc::new(
             MappingRegistry::load(&settings.mappings.dir)
                 .map_err(|e| StartupError::Mappings(e.to_string()))?,
@@ -97,6 +105,9 @@ impl Application {
             log::info!("applied migrations: {}", applied.join(", "));
         }
         let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings, &url));
+        if settings.retention.enabled() {
+            spawn_retention(pool.clone(), &settings, protection.checkpoint_key());
+        }
 
         let addr = settings.bind_addr()?;
         let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
@@ -118,18 +129,23 @@ impl Application {
             writer,
             backend: url.backend(),
             mappings,
+            auth,
+            protection,
+            rate_limiter: api::rate_limit::RateLimiter::new(settings.rate_limit.clone()),
             request_cipher: Arc::new(ciphers.request),
             response_cipher: Arc::new(ciphers.response),
         });
         let submit_path = settings.server.submit_path.clone();
+        let token_path = settings.auth.token_path.clone();
         let mut server = HttpServer::new(move || {
-            let submit_path = submit_path.clone();
+            let (submit_path, token_path) = (submit_path.clone(), token_path.clone());
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(log_request)
-                .configure(|cfg| api::configure(cfg, &submit_path))
+                .configure(|cfg| api::configure(cfg, &submit_path, &token_path))
                 .default_service(web::to(api::not_found))
         })
+        .on_connect(record_peer_certificate)
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -173,6 +189,70 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The verified client certificate's subject of a mutual-TLS connection, for subject pinning.
+#[derive(Debug, Clone)]
+pub struct PeerSubject(pub String);
+
+fn record_peer_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    use actix_tls::accept::openssl::TlsStream;
+    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
+        && let Some(cert) = tls.ssl().peer_certificate()
+    {
+        data.insert(PeerSubject(crate::auth::x509_subject_string(
+            cert.subject_name(),
+        )));
+    }
+}
+
+/// Creates the development signing key when asked to, then builds every enabled auth mode.
+fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
+    let auth = &settings.auth;
+    let signing = &auth.signing;
+    if auth.has_mode(AuthMode::Builtin) && signing.generate_if_missing && !signing.key_file.exists()
+    {
+        let pem =
+            generate_signing_key_pem(signing.alg).map_err(|e| StartupError::Auth(e.to_string()))?;
+        tls::write_private(&signing.key_file, pem.as_bytes())?;
+        log::warn!(
+            "created a token signing key at {}",
+            signing.key_file.display()
+        );
+    }
+    AuthStack::build(auth, Arc::new(SystemClock)).map_err(|e| StartupError::Auth(e.to_string()))
+}
+
+/// Runs retention every `retention.interval_secs` off the async workers; failures are logged and retried at
+/// the next tick.
+fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 32]) {
+    let policy = settings.retention.policy();
+    let period = Duration::from_secs(settings.retention.interval_secs.max(1));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            let pool = pool.clone();
+            let outcome = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+                let mut conn = pool.get()?;
+                let now = chrono::Utc::now().naive_utc();
+                store::retention::run(&mut conn, &policy, &checkpoint_key, now, false)
+                    .map_err(StoreError::from)
+            })
+            .await;
+            match outcome {
+                Ok(Ok(report)) if report.batches > 0 => log::info!(
+                    "retention: {} image(s), {} record(s), {} audit event(s) removed",
+                    report.images_deleted,
+                    report.records_deleted,
+                    report.audit_events_removed
+                ),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => log::warn!("retention run failed: {e}"),
+                Err(e) => log::warn!("retention task failed: {e}"),
+            }
+        }
+    });
 }
 
 /// SIGHUP re-reads the mapping directory at once (whether or not polling is on).

@@ -13,11 +13,11 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod};
+use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslVerifyMode};
 use openssl::x509::extension::{
     BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
 };
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::{X509, X509Name, X509NameBuilder};
 
 /// TLS set-up failed; names the file.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +59,11 @@ pub fn ensure_self_signed(cert: &Path, key: &Path) -> Result<bool, TlsError> {
     Ok(true)
 }
 
-// The key file is readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+/// Writes a private key readable by its owner only (mode 0600), creating its directory.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -119,8 +122,13 @@ pub fn self_signed(hosts: &[&str]) -> Result<(PKey<Private>, X509), TlsError> {
     Ok((pkey, b.build()))
 }
 
-/// Builds the acceptor from PEM files.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<SslAcceptorBuilder, TlsError> {
+/// Builds the acceptor from PEM files; with `client_ca`, clients must present a certificate chaining to it
+/// (mutual TLS) or the handshake fails.
+pub fn acceptor(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<SslAcceptorBuilder, TlsError> {
     for path in [cert, key] {
         if !path.exists() {
             return Err(file_error(path, "not found (see certs/README.md)"));
@@ -136,6 +144,12 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<SslAcceptorBuilder, TlsError>
     builder
         .check_private_key()
         .map_err(|e| file_error(key, e))?;
+    if let Some(ca) = client_ca {
+        builder.set_ca_file(ca).map_err(|e| file_error(ca, e))?;
+        builder
+            .set_client_ca_list(X509Name::load_client_ca_file(ca).map_err(|e| file_error(ca, e))?);
+        builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    }
     Ok(builder)
 }
 
@@ -149,7 +163,7 @@ mod tests {
         let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
         assert!(ensure_self_signed(&cert, &key).expect("create"));
         assert!(!ensure_self_signed(&cert, &key).expect("exists"));
-        acceptor(&cert, &key).expect("acceptor");
+        acceptor(&cert, &key, None).expect("acceptor");
         let mode = std::fs::metadata(&key).expect("meta").permissions();
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
@@ -159,7 +173,7 @@ mod tests {
 
     #[test]
     fn missing_certificate_names_the_file() {
-        let Err(err) = acceptor(Path::new("/nope/c.pem"), Path::new("/nope/k.pem")) else {
+        let Err(err) = acceptor(Path::new("/nope/c.pem"), Path::new("/nope/k.pem"), None) else {
             panic!("a missing certificate must be an error");
         };
         assert!(err.to_string().contains("/nope/c.pem"), "{err}");

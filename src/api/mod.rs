@@ -1,18 +1,24 @@
 //! HTTP routes. Handlers are thin: they extract, call plain functions (intake, store) and map errors through
 //! [`crate::error::ApiError`]. The whole route table is [`configure`].
 
+pub mod auth;
 mod body;
 mod health;
+pub mod rate_limit;
+mod subjects;
 mod submit;
+mod token;
 
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 
+use crate::auth::AuthStack;
 use crate::config::Settings;
 use crate::crypto::CipherProfile;
 use crate::error::ApiError;
 use crate::mapping::registry::MappingRegistry;
+use crate::protect::Protection;
 use crate::store::Pool;
 use crate::store::writer::Writer;
 
@@ -30,6 +36,12 @@ pub struct AppState {
     pub request_cipher: Arc<CipherProfile>,
     /// Seals confirmations (`[encryption.response]`).
     pub response_cipher: Arc<CipherProfile>,
+    /// Per-client submission rate limits.
+    pub rate_limiter: rate_limit::RateLimiter,
+    /// Data keys and image policy.
+    pub protection: Arc<Protection>,
+    /// Authentication modes, token issuer and token endpoint.
+    pub auth: Arc<AuthStack>,
     /// The active mapping set (swapped on reload).
     pub mappings: Arc<MappingRegistry>,
 }
@@ -44,10 +56,21 @@ pub struct LogFields {
 }
 
 /// Mounts every route.
-pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str) {
+pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str, token_path: &str) {
     cfg.service(
+        web::resource(token_path)
+            .route(web::post().to(token::token))
+            .route(web::get().to(token::token))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource(submit_path)
             .route(web::post().to(submit::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/subjects/{user_id}")
+            .route(web::delete().to(subjects::erase))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

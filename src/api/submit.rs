@@ -6,8 +6,10 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
+use super::auth::authorize;
 use super::body::{check_media_type, read_limited};
 use super::{AppState, LogFields};
+use crate::auth::scopes;
 use crate::error::ApiError;
 use crate::intake::{self, IntakeContext};
 use crate::store::StoreError;
@@ -21,7 +23,18 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let received_at = Utc::now();
-    let client_id: Option<String> = None;
+    let principal = authorize(&req, &state, scopes::KYC_SUBMIT).await?;
+    let client_id = Some(principal.client_id.clone());
+    if let Err(retry_after) = state
+        .rate_limiter
+        .check(&principal.client_id, std::time::Instant::now())
+    {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    req.extensions_mut().insert(LogFields {
+        requester_id: None,
+        client_id: client_id.clone(),
+    });
     if let Err(e) = check_media_type(&req) {
         return Err(refuse(&state, e, None, client_id).await);
     }
@@ -35,10 +48,11 @@ pub async fn submit(
         received_at,
     };
     let mappings = state.mappings.current();
-    let cipher = state.request_cipher.clone();
-    let prepared = web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let (cipher, protection) = (state.request_cipher.clone(), state.protection.clone());
+    let prepared =
+        web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings, &protection))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
     let prepared = match prepared {
         Ok(p) => p,
         Err(refusal) => {
@@ -54,7 +68,7 @@ pub async fn submit(
     });
     let outcome = state
         .writer
-        .submit(prepared.row, prepared.audit_details)
+        .submit(prepared.row, prepared.images, prepared.audit_details)
         .await
         .map_err(store_error)?;
     match outcome {

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::startup::Application;
 use crate::store;
 
+mod clients;
 mod mappings;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
@@ -33,6 +34,34 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration and mapping files; exit non-zero with a precise message on error.
     CheckConfig,
+    /// Erase one data subject: images and personal fields of every record of that user id (decisions,
+    /// reasons and hashes stay); writes an audit receipt.
+    Erase {
+        /// The subject's user id as the upstream sent it.
+        #[arg(long)]
+        user_id: String,
+        /// Why (kept in the receipt).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Retention of images, records and audit events.
+    Retention {
+        /// What to do.
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// OAuth2 client credentials.
+    Clients {
+        /// What to do.
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// The tamper-evident audit trail.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Key material helpers.
     Keys {
         /// What to do.
@@ -47,11 +76,55 @@ pub enum Command {
     },
 }
 
+/// `retention …`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Delete what has expired now, in batches, each with an audit event.
+    Run {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create credentials: prints the secret once and the config entry holding only its hash.
+    Add {
+        /// The client id.
+        name: String,
+        /// Comma-separated scopes, e.g. kyc:submit or kyc:read,kyc:read_pii.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Print one JSON object (client_id, client_secret, secret_hash, scopes).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and check every submission's content hash; exit 1 naming the first broken event.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// `keys …`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Print a fresh random AES-256 key (base64) for `encryption.*.key` (with key_encoding = "base64").
     Generate,
+    /// Re-seal stored images and personal fields under `storage.active_key_id` (batches; resumable).
+    RotateData {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 200)]
+        batch: i64,
+    },
 }
 
 /// `mappings …`
@@ -88,12 +161,25 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
+        Command::Erase { user_id, reason } => erase(cli.config, &user_id, &reason),
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run },
+        } => retention_run(cli.config, dry_run),
+        Command::Clients {
+            command: ClientsCommand::Add { name, scopes, json },
+        } => clients::add(&name, &scopes, json),
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => audit_verify(cli.config, json),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {
             println!("{}", crate::crypto::generate_key());
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::RotateData { batch },
+        } => rotate_data(cli.config, batch),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,12 +197,138 @@ fn load(config: Option<PathBuf>) -> Result<Settings, String> {
 fn serve(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
     actix_web::rt::System::new().block_on(async move {
+        print_dev_credentials(&settings);
         let app = Application::build(settings)
             .await
             .map_err(|e| e.to_string())?;
         log::info!("kyc-receiver listening on {}", app.base_url());
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
+    let settings = load(config)?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    // With the storage keys at hand, retention checkpoints are checked too.
+    let key = crate::protect::Protection::from_settings(&settings.storage)
+        .ok()
+        .map(|p| p.checkpoint_key());
+    let report = crate::audit::verify_with_key(&mut conn, key.as_ref().map(|k| &k[..]))
+        .map_err(|e| format!("database error: {e}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "checked {} audit event(s) and {} submission(s)",
+            report.events_checked, report.submissions_checked
+        );
+    }
+    if let Some(p) = &report.first_broken_event {
+        return Err(format!(
+            "audit chain broken at event {} ({}): {}",
+            p.seq, p.kind, p.detail
+        ));
+    }
+    if !report.changed_submissions.is_empty() {
+        return Err(format!(
+            "submission content changed: {}",
+            report.changed_submissions.join(", ")
+        ));
+    }
+    println!("audit trail intact");
+    Ok(())
+}
+
+/// The shipped configuration carries development credentials; show them on the terminal (never in the log)
+/// so a newcomer can call the service at once.
+fn print_dev_credentials(settings: &Settings) {
+    use secrecy::ExposeSecret;
+    for client in &settings.auth.clients {
+        if let Some(secret) = &client.dev_secret {
+            eprintln!(
+                "DEVELOPMENT credentials (refused off loopback): client_id={} client_secret={} scopes={} token URL=https://{}{}",
+                client.client_id,
+                secret.expose_secret(),
+                client.scopes.join(","),
+                settings.server.bind,
+                settings.auth.token_path
+            );
+        }
+    }
+}
+
+fn rotate_data(config: Option<PathBuf>, batch: i64) -> Result<(), String> {
+    let settings = load(config)?;
+    let protection =
+        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let report = crate::protect::rotate::rotate_data(&mut conn, &protection, batch)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), String> {
+    let settings = load(config)?;
+    let protection =
+        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let report = store::retention::run(
+        &mut conn,
+        &settings.retention.policy(),
+        &protection.checkpoint_key(),
+        chrono::Utc::now().naive_utc(),
+        dry_run,
+    )
+    .map_err(|e| format!("database error: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(), String> {
+    if reason.trim().is_empty() {
+        return Err("--reason must not be empty".into());
+    }
+    let settings = load(config)?;
+    let protection =
+        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let receipt = store::erasure::erase_subject(
+        &mut conn,
+        user_id,
+        &protection.subject_pseudonym(user_id),
+        reason.trim(),
+        &format!("cli:{operator}"),
+        chrono::Utc::now().naive_utc(),
+    )
+    .map_err(|e| format!("database error: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&receipt).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn migrate(config: Option<PathBuf>) -> Result<(), String> {
@@ -167,13 +379,18 @@ fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(),
 fn check_config(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
     crate::mapping::MappingSet::load_dir(&settings.mappings.dir).map_err(|e| e.to_string())?;
+    crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
     let profiles = settings.cipher_profiles().map_err(|e| e.to_string())?;
     for warning in &profiles.warnings {
         eprintln!("warning: {warning}");
     }
     if settings.server.tls && !settings.server.tls_self_signed {
-        crate::tls::acceptor(&settings.server.tls_cert, &settings.server.tls_key)
-            .map_err(|e| e.to_string())?;
+        crate::tls::acceptor(
+            &settings.server.tls_cert,
+            &settings.server.tls_key,
+            settings.server.client_ca_path(),
+        )
+        .map_err(|e| e.to_string())?;
     }
     println!("configuration OK");
     Ok(())

@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::auth::AuthSettings;
 use crate::crypto::{CipherProfile, ProfileSettings};
+
+mod storage;
+
+pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -24,6 +29,17 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Mapping files and their reload.
     pub mappings: MappingsSettings,
+    /// Who may call: OAuth2 token endpoint and clients, external issuers, Basic.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// What is kept of a submission and how it is protected at rest.
+    #[serde(default)]
+    pub storage: StorageSettings,
+    /// Per-client submission rate limits.
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
+    /// How long images, records and audit events are kept.
+    pub retention: RetentionSettings,
     /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
     #[serde(default)]
     pub encryption: EncryptionSettings,
@@ -50,6 +66,58 @@ pub struct CipherProfiles {
     pub response: CipherProfile,
     /// Weak but allowed choices, each naming its key.
     pub warnings: Vec<String>,
+}
+
+/// `[rate_limit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Sustained submissions per second per client; 0 turns limiting off.
+    pub per_second: f64,
+    /// Submissions a client may send at once after being idle.
+    pub burst: f64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            per_second: 0.0,
+            burst: 0.0,
+        }
+    }
+}
+
+/// `[retention]`: ages in days; 0 keeps forever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Images are deleted this many days after their submission arrived.
+    pub images_days: u32,
+    /// Records (reviews and images with them) are deleted after this many days.
+    pub records_days: u32,
+    /// Audit events are removed after this many days, behind a checkpoint; keep it at least `records_days`.
+    pub audit_days: u32,
+    /// How often `serve` runs retention.
+    pub interval_secs: u64,
+    /// Rows per transaction.
+    pub batch_size: i64,
+}
+
+impl RetentionSettings {
+    /// The policy the store applies.
+    pub fn policy(&self) -> crate::store::retention::RetentionPolicy {
+        crate::store::retention::RetentionPolicy {
+            images_days: self.images_days,
+            records_days: self.records_days,
+            audit_days: self.audit_days,
+            batch_size: self.batch_size,
+        }
+    }
+
+    /// True when anything expires at all.
+    pub fn enabled(&self) -> bool {
+        self.images_days > 0 || self.records_days > 0 || self.audit_days > 0
+    }
 }
 
 /// `[mappings]`
@@ -86,6 +154,16 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 = one per CPU core.
     pub workers: usize,
+    /// PEM file of CAs for mutual TLS; when set, every client must present a certificate chaining to it.
+    /// Empty = no client certificates.
+    pub client_ca: PathBuf,
+}
+
+impl ServerSettings {
+    /// The mutual-TLS CA file, if configured.
+    pub fn client_ca_path(&self) -> Option<&Path> {
+        (!self.client_ca.as_os_str().is_empty()).then_some(self.client_ca.as_path())
+    }
 }
 
 /// `[database]`
@@ -116,6 +194,9 @@ pub enum ConfigError {
     /// The file could not be read or parsed, or a key is unknown or of the wrong type.
     #[error("{0}")]
     Load(#[from] config::ConfigError),
+    /// The `[auth]` section is invalid; names the key.
+    #[error("{0}")]
+    Auth(String),
     /// An encryption profile is unusable; the message names the key (never its value).
     #[error("{0}")]
     Crypto(String),
@@ -184,6 +265,46 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 key: "database.pool_size",
                 message: "must be at least 2 (writers and readers share the pool)".into(),
+            });
+        }
+        let auth_warnings = self
+            .auth
+            .validate()
+            .map_err(|e| ConfigError::Auth(e.to_string()))?;
+        for w in auth_warnings {
+            log::warn!("{w}");
+        }
+        if !bind.ip().is_loopback() && self.storage.uses_dev_keys() {
+            return Err(ConfigError::Invalid {
+                key: "storage.keys",
+                message: format!(
+                    "development data keys (id `dev…`) are in use; replace them before listening on {}",
+                    self.server.bind
+                ),
+            });
+        }
+        if !bind.ip().is_loopback()
+            && let Some(i) = self
+                .auth
+                .clients
+                .iter()
+                .position(|c| c.dev_secret.is_some())
+        {
+            return Err(ConfigError::Invalid {
+                key: "auth.clients",
+                message: format!(
+                    "client `{}` uses a development secret (dev_secret); remove it before listening on {}",
+                    self.auth.clients[i].client_id, self.server.bind
+                ),
+            });
+        }
+        let r = &self.retention;
+        if r.audit_days > 0 && (r.audit_days < r.records_days || r.records_days == 0) {
+            return Err(ConfigError::Invalid {
+                key: "retention.audit_days",
+                message: "audit events must be kept at least as long as the records they describe \
+                          (audit_days >= records_days, and records_days > 0)"
+                    .into(),
             });
         }
         if self.database.batch_max_rows == 0 || self.database.queue_depth == 0 {

@@ -52,3 +52,44 @@ fn missing_explicit_file_is_an_error() {
     let err = Settings::load(Some(Path::new("/nonexistent/kyc.toml"))).expect_err("missing");
     assert!(err.to_string().contains("kyc.toml"), "{err}");
 }
+
+#[test]
+fn shipped_dev_secrets_match_their_hashes() {
+    use secrecy::ExposeSecret;
+    let settings = Settings::load(Some(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/kyc-receiver.toml"
+    ))))
+    .expect("shipped config");
+    assert!(!settings.auth.clients.is_empty());
+    for client in &settings.auth.clients {
+        let secret = client
+            .dev_secret
+            .as_ref()
+            .expect("shipped clients are dev clients");
+        assert!(
+            crate::auth::verify_secret(secret.expose_secret(), client.secret_hash.expose_secret()),
+            "{}",
+            client.client_id
+        );
+    }
+}
+
+#[test]
+fn dev_secrets_refuse_a_public_bind() {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/kyc-receiver.toml"))
+            .expect("shipped");
+    let file =
+        write_config(&shipped.replace("bind = \"127.0.0.1:8443\"", "bind = \"0.0.0.0:8443\""));
+    let err = Settings::load(Some(file.path())).expect_err("dev material off loopback");
+    assert!(err.to_string().contains("development"), "{err}");
+    // With real data keys, the dev client secrets alone still refuse a public bind.
+    let real_keys = shipped
+        .replace("bind = \"127.0.0.1:8443\"", "bind = \"0.0.0.0:8443\"")
+        .replace("active_key_id = \"dev-1\"", "active_key_id = \"prod-1\"")
+        .replace("id = \"dev-1\"", "id = \"prod-1\"");
+    let err =
+        Settings::load(Some(write_config(&real_keys).path())).expect_err("dev secret off loopback");
+    assert!(err.to_string().contains("dev_secret"), "{err}");
+}

@@ -3,6 +3,9 @@
 //! functions and the group-commit writer. Reads `[database]`. Knows nothing of HTTP.
 
 pub mod audit_log;
+pub mod erasure;
+pub mod images;
+pub mod retention;
 mod schema;
 pub mod submissions;
 pub mod writer;
@@ -15,7 +18,10 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use schema::{audit_events, audit_head, submissions as submissions_table};
+pub use schema::{
+    audit_checkpoints, audit_events, audit_head, reviews, submission_images,
+    submissions as submissions_table,
+};
 
 use crate::config::DatabaseSettings;
 

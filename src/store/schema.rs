@@ -17,6 +17,12 @@ diesel::table! {
         status -> Text,
         reasons -> Text,
         fields -> Text,
+        pii_names -> Text,
+        pii_key_id -> Nullable<Text>,
+        pii_nonce -> Nullable<Binary>,
+        pii_ciphertext -> Nullable<Binary>,
+        document_number_hmac -> Nullable<Text>,
+        erased_at -> Nullable<Timestamp>,
         payload_digest -> Text,
         payload_bytes -> BigInt,
         decryption_key -> Nullable<Text>,
@@ -46,5 +52,50 @@ diesel::table! {
         id -> Integer,
         seq -> BigInt,
         hash -> Text,
+    }
+}
+
+diesel::table! {
+    /// Encrypted images.
+    submission_images (reference, kind) {
+        reference -> Text,
+        kind -> Text,
+        content_type -> Text,
+        byte_len -> BigInt,
+        key_id -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::table! {
+    /// Reviewer decisions.
+    reviews (id) {
+        id -> Text,
+        reference -> Text,
+        reviewer -> Text,
+        decision -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(submission_images -> submissions (reference));
+diesel::joinable!(reviews -> submissions (reference));
+diesel::allow_tables_to_appear_in_same_query!(
+    submissions,
+    submission_images,
+    reviews,
+    audit_events
+);
+
+diesel::table! {
+    /// Retention checkpoints of the audit chain.
+    audit_checkpoints (seq) {
+        seq -> BigInt,
+        hash -> Text,
+        created_at -> Timestamp,
+        removed_events -> BigInt,
+        mac -> Text,
     }
 }

@@ -39,8 +39,20 @@ pub struct SubmissionRow {
     pub status: String,
     /// JSON array of reason codes.
     pub reasons: String,
-    /// JSON object of canonical fields.
+    /// JSON object of the canonical fields that are not personal data (personal ones are sealed below).
     pub fields: String,
+    /// JSON array of the names of the personal (`pii`) fields of this record.
+    pub pii_names: String,
+    /// Key id that sealed the personal fields.
+    pub pii_key_id: Option<String>,
+    /// Nonce of the sealed personal fields.
+    pub pii_nonce: Option<Vec<u8>>,
+    /// AES-256-GCM ciphertext of the personal fields (a JSON object), bound to this reference.
+    pub pii_ciphertext: Option<Vec<u8>>,
+    /// HMAC-SHA256 of the normalised document number, for exact-match search without plaintext.
+    pub document_number_hmac: Option<String>,
+    /// When the subject's personal data was erased.
+    pub erased_at: Option<NaiveDateTime>,
     /// SHA-256 (hex) of the decrypted payload bytes; decides replay versus conflict.
     pub payload_digest: String,
     /// Size of the decrypted payload.
@@ -71,6 +83,12 @@ impl SubmissionRow {
             self.status,
             self.reasons,
             self.fields,
+            self.pii_names,
+            self.pii_key_id,
+            self.pii_nonce.as_deref().map(hex::encode),
+            self.pii_ciphertext.as_deref().map(hex::encode),
+            self.document_number_hmac,
+            self.erased_at.map(super::audit_log::format_timestamp),
             self.payload_digest,
             self.payload_bytes,
             self.decryption_key,

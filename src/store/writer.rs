@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_log::{AuditDraft, ChainCursor};
+use super::images::ImageRow;
 use super::submissions::{self, Existing, SubmissionRow};
 use super::{DbConnection, Pool, StoreError};
 
@@ -57,6 +58,7 @@ pub struct WriterLimits {
 enum Job {
     Submission {
         row: Box<SubmissionRow>,
+        images: Vec<ImageRow>,
         actor_details: serde_json::Value,
         reply: oneshot::Sender<Result<SubmitOutcome, StoreError>>,
     },
@@ -69,7 +71,10 @@ enum Job {
 impl Job {
     fn weight(&self) -> usize {
         match self {
-            Job::Submission { row, .. } => usize::try_from(row.payload_bytes).unwrap_or(0),
+            Job::Submission { row, images, .. } => {
+                usize::try_from(row.payload_bytes).unwrap_or(0)
+                    + images.iter().map(|i| i.ciphertext.len()).sum::<usize>()
+            }
             Job::Audit { .. } => 256,
         }
     }
@@ -108,11 +113,13 @@ impl Writer {
     pub async fn submit(
         &self,
         row: SubmissionRow,
+        images: Vec<ImageRow>,
         details: serde_json::Value,
     ) -> Result<SubmitOutcome, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.enqueue(Job::Submission {
             row: Box::new(row),
+            images,
             actor_details: details,
             reply,
         })?;
@@ -234,12 +241,16 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
                     Done::Audit
                 }
                 Job::Submission {
-                    row, actor_details, ..
+                    row,
+                    images,
+                    actor_details,
+                    ..
                 } => Done::Submission(store_one(
                     c,
                     &mut cursor,
                     &mut known,
                     row,
+                    images,
                     actor_details,
                     now,
                 )?),
@@ -256,6 +267,7 @@ fn store_one(
     cursor: &mut ChainCursor,
     known: &mut HashMap<String, Existing>,
     row: &SubmissionRow,
+    images: &[ImageRow],
     details: &serde_json::Value,
     now: chrono::NaiveDateTime,
 ) -> diesel::QueryResult<SubmitOutcome> {
@@ -282,6 +294,7 @@ fn store_one(
         };
     }
     submissions::insert(c, row)?;
+    super::images::insert(c, images)?;
     cursor.append(
         c,
         &draft("submission_stored", &row.reference, details.clone()),

@@ -129,3 +129,71 @@ fn mappings_test_shows_the_decision_without_storing() {
     assert_eq!(report["response"]["result"], false);
     assert_eq!(report["stored"], false);
 }
+
+fn check_config_with(body: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("enc.toml");
+    let storage = format!(
+        "[storage]\nactive_key_id = \"t1\"\nkeys = [{{ id = \"t1\", key = \"{k}\" }}]\nsearch_key = \"{k}\"\n",
+        k = crate::helpers::TEST_DATA_KEY
+    );
+    std::fs::write(&file, format!("[server]\ntls = false\n\n{storage}\n{body}")).expect("write");
+    let out = kyc()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_catches_encryption_mistakes_by_key_without_echoing_secrets() {
+    let cases = [
+        (
+            "[encryption.request]\nenable = true\ncipherSpec = \"AES/ECB/PKCS5Padding\"\nkey = \"Fx2zqZsgXmhbbaws\"\n",
+            "encryption.request.cipher_spec",
+        ),
+        (
+            "[encryption.request]\nenable = true\ncipherSpec = \"AES/CBC/PKCS5Padding\"\nkey = \"tooShortKey12\"\nivParamSpec = \"jxKssbf2WtHvafvi\"\n",
+            "encryption.request.key",
+        ),
+        (
+            "[encryption.response]\nenable = true\ncipherSpec = \"AES/CBC/PKCS5Padding\"\nkey = \"6VSb5E6FsX6NJtBC\"\nivParamSpec = \"short\"\n",
+            "encryption.response.iv_param_spec",
+        ),
+        (
+            "[encryption.request]\nenable = true\ncipherSpec = \"AES/CBC/PKCS5Padding\"\nkey = \"%%%%\"\nkeyEncoding = \"base64\"\nivParamSpec = \"jxKssbf2WtHvafvi\"\n",
+            "encryption.request.key",
+        ),
+        (
+            "[encryption.request]\nenable = true\ncipherSpec = \"AES/XTS/NoPadding\"\nkey = \"6VSb5E6FsX6NJtBC\"\n",
+            "encryption.request.cipher_spec",
+        ),
+    ];
+    for (body, key) in cases {
+        let (ok, err) = check_config_with(body);
+        assert!(!ok, "must fail: {body}");
+        assert!(err.contains(key), "names {key}: {err}");
+        for secret in [
+            "Fx2zqZsgXmhbbaws",
+            "tooShortKey12",
+            "6VSb5E6FsX6NJtBC",
+            "jxKssbf2WtHvafvi",
+        ] {
+            assert!(!err.contains(secret), "echoes a secret: {err}");
+        }
+    }
+}
+
+#[test]
+fn check_config_warns_about_a_static_gcm_nonce() {
+    let (ok, err) = check_config_with(
+        "[encryption.request]\nenable = true\ncipherSpec = \"AES/GCM/NoPadding\"\nkey = \"5msH5WoGeA3BLpaw\"\nivParamSpec = \"XCMUrhFvDaLV\"\n",
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("warning") && err.contains("nonce"), "{err}");
+}

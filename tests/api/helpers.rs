@@ -59,6 +59,46 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
     pg_drop: Option<(String, String)>,
+    /// A `kyc:submit` token of the `upstream` test client.
+    pub token: String,
+}
+
+/// The test data key (base64 of 32 bytes).
+pub const TEST_DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// Test clients: (client_id, secret, scopes).
+pub const UPSTREAM: (&str, &str, &str) = (
+    "upstream",
+    "upstream-secret-for-tests-0123456789",
+    "kyc:submit",
+);
+pub const AUDITOR: (&str, &str, &str) = (
+    "auditor",
+    "auditor-secret-for-tests-0123456789",
+    "kyc:read kyc:read_pii kyc:images kyc:review",
+);
+
+pub const DPO: (&str, &str, &str) = ("dpo", "dpo-secret-for-tests-0123456789", "kyc:erase");
+
+/// `[[auth.clients]]` entries for the test clients; argon2 runs once per test binary.
+fn client_entries() -> String {
+    static ENTRIES: OnceLock<String> = OnceLock::new();
+    ENTRIES
+        .get_or_init(|| {
+            [UPSTREAM, AUDITOR, DPO]
+                .iter()
+                .map(|(id, secret, scopes)| {
+                    let hash = kyc_receiver::auth::hash_secret(secret).expect("hash");
+                    let scopes: Vec<String> = scopes.split(' ').map(|s| format!("\"{s}\"")).collect();
+                    format!(
+                        "[[auth.clients]]\nclient_id = \"{id}\"\nsecret_hash = \"{hash}\"\nscopes = [{}]\n",
+                        scopes.join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .clone()
 }
 
 impl TestApp {
@@ -73,6 +113,16 @@ impl TestApp {
         backend: Backend,
         tune: impl FnOnce(&mut Settings),
         extra_toml: &str,
+    ) -> TestApp {
+        Self::spawn_with_identity(backend, tune, extra_toml, None).await
+    }
+
+    /// Like `spawn_with`, with a client certificate for mutual TLS.
+    pub async fn spawn_with_identity(
+        backend: Backend,
+        tune: impl FnOnce(&mut Settings),
+        extra_toml: &str,
+        identity: Option<reqwest::Identity>,
     ) -> TestApp {
         init_log_capture();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -97,9 +147,15 @@ impl TestApp {
         let config = format!(
             "[server]\nbind = \"127.0.0.1:0\"\ntls_self_signed = true\ntls_cert = \"{cert}\"\n\
              tls_key = \"{key}\"\nmax_body_bytes = 2000000\nworkers = 2\n\n\
-             [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n{extra_toml}",
+             [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n\n\
+             [auth]\nmodes = [\"builtin\"]\n\n[auth.signing]\nkey_file = \"{signing}\"\ngenerate_if_missing = true\n\n\
+             [storage]\nactive_key_id = \"t1\"\nkeys = [{{ id = \"t1\", key = \"{data_key}\" }}]\n\
+             search_key = \"{data_key}\"\n\n{clients}\n{extra_toml}",
             cert = dir.path().join("cert.pem").display(),
             key = dir.path().join("key.pem").display(),
+            signing = dir.path().join("signing.pem").display(),
+            clients = client_entries(),
+            data_key = TEST_DATA_KEY,
         );
         let config_path = dir.path().join("kyc-receiver.toml");
         std::fs::File::create(&config_path)
@@ -112,18 +168,91 @@ impl TestApp {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         let cert = std::fs::read(dir.path().join("cert.pem")).expect("cert");
-        let client = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&cert).expect("pem"))
-            .build()
-            .expect("client");
-        TestApp {
+        let mut builder = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&cert).expect("pem"));
+        if let Some(identity) = identity {
+            builder = builder.identity(identity);
+        }
+        let client = builder.build().expect("client");
+        let mut app = TestApp {
             base,
             client,
             db_url,
             _dir: dir,
             handle,
             pg_drop,
+            token: String::new(),
+        };
+        if app.token_endpoint_enabled().await {
+            // Tests that deny the upstream client a token (e.g. certificate pinning) get an empty one.
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", UPSTREAM.0),
+                ("client_secret", UPSTREAM.1),
+            ];
+            let r = app
+                .client
+                .post(app.url("/oauth/token"))
+                .form(&form)
+                .send()
+                .await;
+            if let Some(r) = r.ok().filter(|r| r.status() == 200) {
+                let body: serde_json::Value = r.json().await.expect("token json");
+                app.token = body["access_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                forbid_in_logs(&app.token);
+            }
         }
+        app
+    }
+
+    async fn token_endpoint_enabled(&self) -> bool {
+        let r = self
+            .client
+            .post(self.url("/oauth/token"))
+            .send()
+            .await
+            .expect("token probe");
+        r.status() != 404
+    }
+
+    /// A token for a test client by form post (RFC 6749 §4.4).
+    pub async fn token_for(&self, client_id: &str, secret: &str, scope: Option<&str>) -> String {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let r = self
+            .client
+            .post(self.url("/oauth/token"))
+            .form(&form)
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(r.status(), 200, "token for {client_id}");
+        let body: serde_json::Value = r.json().await.expect("token json");
+        let token = body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string();
+        forbid_in_logs(&token);
+        token
+    }
+
+    /// A POST to /kyc carrying the upstream client's bearer token.
+    pub fn post_kyc(&self) -> reqwest::RequestBuilder {
+        self.client.post(self.url("/kyc")).bearer_auth(&self.token)
+    }
+
+    /// A file in the app's temporary directory (certificate, signing key).
+    pub fn file(&self, name: &str) -> std::path::PathBuf {
+        self._dir.path().join(name)
     }
 
     /// The receiver's self-signed certificate (PEM), for clients that take a CA file.
@@ -137,8 +266,7 @@ impl TestApp {
 
     /// POSTs a body to /kyc.
     pub async fn submit(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
-        self.client
-            .post(self.url("/kyc"))
+        self.post_kyc()
             .header("Content-Type", "application/json")
             .body(body)
             .send()
@@ -183,6 +311,11 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+        // Every test's traffic is checked for leaks in the log, not only the privacy tests'.
+        let leaks = log_violations();
+        if !leaks.is_empty() && !std::thread::panicking() {
+            panic!("personal data or secrets reached the log: {leaks:#?}");
+        }
         if let Some((admin, name)) = self.pg_drop.take() {
             // Best effort: a leftover test database is harmless, a panic in Drop is not.
             if let Ok(mut conn) = PgConnection::establish(&admin) {
@@ -210,27 +343,98 @@ pub fn fixture_json(name: &str) -> serde_json::Value {
 struct Capture;
 
 static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+static FORBIDDEN: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+static VIOLATIONS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
 
 impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.target().starts_with("kyc_receiver") || metadata.level() <= log::Level::Info
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
     }
     fn log(&self, record: &log::Record) {
-        if self.enabled(record.metadata())
+        let line = format!("{} {} {}", record.level(), record.target(), record.args());
+        let leaked: Vec<String> = FORBIDDEN
+            .get_or_init(|| Mutex::new(forbidden_values()))
+            .lock()
+            .map(|f| {
+                f.iter()
+                    .filter(|v| line.contains(v.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !leaked.is_empty()
+            && let Ok(mut v) = VIOLATIONS.get_or_init(Default::default).lock()
+        {
+            v.push(format!(
+                "{leaked:?} in: {}",
+                line.chars().take(300).collect::<String>()
+            ));
+        }
+        // Keep our own lines for assertions; dependencies' trace lines are only scanned.
+        if (record.target().starts_with("kyc_receiver") || record.level() <= log::Level::Info)
             && let Ok(mut lines) = LINES.get_or_init(Default::default).lock()
         {
-            lines.push(format!(
-                "{} {} {}",
-                record.level(),
-                record.target(),
-                record.args()
-            ));
+            lines.push(line);
         }
     }
     fn flush(&self) {}
 }
 
-/// Installs the capturing logger (trace for our crate, info for dependencies) once per test binary.
+/// Everything submitted in tests that must never reach a log line: names, document numbers and birth dates
+/// of every fixture, fragments of every image, the test clients' secrets (tokens are added as issued).
+fn forbidden_values() -> Vec<String> {
+    let mut values: Vec<String> = [UPSTREAM.1, AUDITOR.1, DPO.1, TEST_DATA_KEY]
+        .map(str::to_string)
+        .to_vec();
+    for name in [
+        "ditto-v3-small.json",
+        "ditto-v3-rejectable.json",
+        "ditto-v3-full.json",
+    ] {
+        let v = fixture_json(name);
+        let data = &v["kyc_info"]["document"]["identity_data"];
+        for key in ["Given name", "Surname", "Document number", "Date of birth"] {
+            if let Some(s) = data[key].as_str() {
+                values.push(s.to_string());
+            }
+        }
+        let images = &v["kyc_info"]["document"]["document_info"]["document_images"];
+        let selfie =
+            &v["kyc_info"]["liveness_check"]["video"]["autocapture_result"]["selfie_image"];
+        for image in images
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .chain([selfie])
+        {
+            if let Some(text) = image.as_str().filter(|t| t.len() > 2000) {
+                values.push(text[1000..1040].to_string());
+            }
+        }
+    }
+    values
+}
+
+/// Adds a value (e.g. an issued token) to what no log line may contain.
+pub fn forbid_in_logs(value: &str) {
+    if let Ok(mut f) = FORBIDDEN
+        .get_or_init(|| Mutex::new(forbidden_values()))
+        .lock()
+    {
+        f.push(value.to_string());
+    }
+}
+
+/// Leaks seen so far by any test in this binary.
+pub fn log_violations() -> Vec<String> {
+    VIOLATIONS
+        .get_or_init(Default::default)
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default()
+}
+
+/// Installs the capturing logger (everything at trace, scanned for leaks) once per test binary.
 pub fn init_log_capture() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {

@@ -4,12 +4,17 @@
 
 mod helpers;
 
+mod audit;
+mod auth;
 mod cli;
 mod encryption;
+mod erasure;
 mod health;
 mod mappings;
+mod mtls;
 mod outage;
 mod privacy;
+mod retention;
 mod submit;
 mod submit_errors;
 mod upstream;

@@ -50,6 +50,11 @@ async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp
             .expect("text"),
     );
 
+    assert!(
+        crate::helpers::log_violations().is_empty(),
+        "{:#?}",
+        crate::helpers::log_violations()
+    );
     let logs = captured_logs();
     assert!(
         logs.iter().any(|l| l.contains("route=/kyc")),
@@ -65,3 +70,106 @@ async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp
     }
 }
 both_backends!(names_and_document_numbers_never_leave_in_answers_or_logs);
+
+fn protection() -> kyc_receiver::protect::Protection {
+    let storage = kyc_receiver::config::StorageSettings {
+        active_key_id: "t1".into(),
+        keys: vec![kyc_receiver::config::DataKeySettings {
+            id: "t1".into(),
+            key: crate::helpers::TEST_DATA_KEY.into(),
+        }],
+        search_key: Some(crate::helpers::TEST_DATA_KEY.into()),
+        ..Default::default()
+    };
+    kyc_receiver::protect::Protection::from_settings(&storage).expect("protection")
+}
+
+async fn images_and_personal_fields_are_sealed_at_rest(app: &TestApp) {
+    use diesel::prelude::*;
+    use kyc_receiver::store::{images, submission_images, submissions};
+    let answer: serde_json::Value = app
+        .submit(fixture("ditto-v3-full.json"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let reference = answer["reference_number"].as_str().expect("ref");
+    let mut db = app.db();
+    let kinds: Vec<String> = images::kinds(&mut db, reference)
+        .expect("kinds")
+        .into_iter()
+        .map(|k| k.0)
+        .collect();
+    assert_eq!(kinds, ["back", "front", "portrait", "selfie"]);
+    let p = protection();
+    for kind in &kinds {
+        let row = images::find(&mut db, reference, kind)
+            .expect("query")
+            .expect("row");
+        assert_ne!(
+            row.ciphertext[..3],
+            [0xFF, 0xD8, 0xFF],
+            "{kind} is not stored in the clear"
+        );
+        assert_eq!(
+            p.open_image(&row).expect("opens")[..3],
+            [0xFF, 0xD8, 0xFF],
+            "{kind}"
+        );
+    }
+    let row = submissions::find(&mut db, reference)
+        .expect("query")
+        .expect("row");
+    for value in ["Jānis", "Smith", "MD2053424", "1986-01-20"] {
+        assert!(
+            !row.fields.contains(value),
+            "{value} stored in the clear: {}",
+            row.fields
+        );
+    }
+    let fields = p.record_fields(&row).expect("open fields");
+    assert_eq!(fields["document_number"], "MD2053424");
+    assert_eq!(fields["given_name"], "Jānis");
+    assert_eq!(
+        row.document_number_hmac,
+        Some(p.document_number_hmac("MD2053424"))
+    );
+    let total: i64 = submission_images::table
+        .select(diesel::dsl::count_star())
+        .first(&mut db)
+        .expect("count");
+    assert_eq!(total, 4);
+}
+both_backends!(images_and_personal_fields_are_sealed_at_rest);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_policy_stores_no_image_but_still_checks_them() {
+    let app = TestApp::spawn_with(
+        crate::helpers::Backend::Sqlite,
+        |s| s.storage.images = kyc_receiver::config::ImagePolicy::Drop,
+        "",
+    )
+    .await;
+    assert_eq!(
+        app.submit(fixture("ditto-v3-full.json")).await.status(),
+        200
+    );
+    let mut not_an_image = fixture_json("ditto-v3-small.json");
+    not_an_image["kyc_info"]["liveness_check"]["video"]["autocapture_result"]["selfie_image"] =
+        serde_json::json!("aGVsbG8gd29ybGQ=");
+    let r = app.submit(not_an_image.to_string()).await;
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("images.selfie")),
+        "{body}"
+    );
+    use diesel::prelude::*;
+    let total: i64 = kyc_receiver::store::submission_images::table
+        .select(diesel::dsl::count_star())
+        .first(&mut app.db())
+        .expect("count");
+    assert_eq!(total, 0);
+}

@@ -70,9 +70,20 @@ async fn fifty_concurrent_identical_submissions_make_one_row(app: &TestApp) {
     let body = fixture("ditto-v3-small.json");
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let (client, url, body) = (app.client.clone(), app.url("/kyc"), body.clone());
+            let (client, url, body, token) = (
+                app.client.clone(),
+                app.url("/kyc"),
+                body.clone(),
+                app.token.clone(),
+            );
             tokio::spawn(async move {
-                let r = client.post(url).body(body).send().await.expect("send");
+                let r = client
+                    .post(url)
+                    .bearer_auth(&token)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("send");
                 (r.status().as_u16(), r.text().await.expect("text"))
             })
         })
@@ -96,10 +107,11 @@ async fn distinct_concurrent_submissions_are_all_stored(app: &TestApp) {
         .map(|i| {
             let mut body = template.clone();
             body["request_info"]["requester_id"] = json!(format!("req-{i}"));
-            let (client, url) = (app.client.clone(), app.url("/kyc"));
+            let (client, url, token) = (app.client.clone(), app.url("/kyc"), app.token.clone());
             tokio::spawn(async move {
                 let r = client
                     .post(url)
+                    .bearer_auth(&token)
                     .body(body.to_string())
                     .send()
                     .await

@@ -25,8 +25,7 @@ async fn bad_inputs_get_clear_errors_and_store_nothing(app: &TestApp) {
             .collect::<Vec<_>>(),
     );
     let r = app
-        .client
-        .post(app.url("/kyc"))
+        .post_kyc()
         .body(reqwest::Body::wrap_stream(stream))
         .send()
         .await
@@ -88,8 +87,7 @@ async fn bad_inputs_get_clear_errors_and_store_nothing(app: &TestApp) {
     );
 
     let r = app
-        .client
-        .post(app.url("/kyc"))
+        .post_kyc()
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("a=b")
         .send()

@@ -1,0 +1,183 @@
+//! Reading and verifying the audit trail. Appends live in `store::audit_log` (they share the transaction of
+//! the action they record); this module walks the chain in `seq` order and reports the first event whose
+//! content, order or presence was changed, and checks every submission row against its `content_hash`.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::store::audit_log::{AuditEvent, event_hash};
+use crate::store::retention::{checkpoint_mac, latest_checkpoint};
+use crate::store::submissions::SubmissionRow;
+use crate::store::{DbConnection, audit_events, audit_head, submissions_table};
+
+/// Events read per query while walking the chain.
+const PAGE: i64 = 1000;
+
+/// The hash before the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// True when nothing was found wrong.
+    pub ok: bool,
+    /// Events walked.
+    pub events_checked: u64,
+    /// Submission rows checked against their content hash.
+    pub submissions_checked: u64,
+    /// The first problem in the chain, if any.
+    pub first_broken_event: Option<Problem>,
+    /// Submissions whose stored content no longer matches their hash (at most 100 listed).
+    pub changed_submissions: Vec<String>,
+}
+
+/// One problem, located by sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The event at which the chain stops holding.
+    pub seq: i64,
+    /// `content_changed`, `missing`, `order_changed`, `truncated` or `checkpoint_forged`.
+    pub kind: &'static str,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// Walks the whole chain and every submission. Read-only. A retention checkpoint is trusted as the start
+/// of the chain without checking its MAC; use [`verify_with_key`] where the storage keys are at hand.
+pub fn verify(conn: &mut DbConnection) -> QueryResult<VerifyReport> {
+    verify_with_key(conn, None)
+}
+
+/// Like [`verify`], and checks the newest retention checkpoint's MAC with `checkpoint_key`.
+pub fn verify_with_key(
+    conn: &mut DbConnection,
+    checkpoint_key: Option<&[u8]>,
+) -> QueryResult<VerifyReport> {
+    let mut report = VerifyReport {
+        ok: true,
+        events_checked: 0,
+        submissions_checked: 0,
+        first_broken_event: None,
+        changed_submissions: Vec::new(),
+    };
+    let (mut expected_seq, mut prev_hash) = (1i64, GENESIS_HASH.to_string());
+    let mut after = 0i64;
+    // Retention removed a prefix: the chain now starts after the newest checkpoint.
+    if let Some(cp) = latest_checkpoint(conn)? {
+        if let Some(key) = checkpoint_key
+            && checkpoint_mac(key, cp.seq, &cp.hash, cp.created_at, cp.removed_events) != cp.mac
+        {
+            report.first_broken_event = Some(Problem {
+                seq: cp.seq,
+                kind: "checkpoint_forged",
+                detail: format!(
+                    "the retention checkpoint at event {} does not carry a valid MAC",
+                    cp.seq
+                ),
+            });
+        }
+        expected_seq = cp.seq + 1;
+        prev_hash = cp.hash;
+        after = cp.seq;
+    }
+    'walk: loop {
+        if report.first_broken_event.is_some() {
+            break;
+        }
+        let page: Vec<AuditEvent> = audit_events::table
+            .filter(audit_events::seq.gt(after))
+            .order(audit_events::seq)
+            .limit(PAGE)
+            .select(AuditEvent::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in page {
+            report.events_checked += 1;
+            if let Some(problem) = check_event(&event, expected_seq, &prev_hash) {
+                report.first_broken_event = Some(problem);
+                break 'walk;
+            }
+            expected_seq = event.seq + 1;
+            prev_hash = event.hash;
+        }
+    }
+    if report.first_broken_event.is_none() {
+        let (head_seq, head_hash) = audit_head::table
+            .find(1)
+            .select((audit_head::seq, audit_head::hash))
+            .first::<(i64, String)>(conn)?;
+        if head_seq != expected_seq - 1 || head_hash != prev_hash {
+            report.first_broken_event = Some(Problem {
+                seq: expected_seq,
+                kind: "truncated",
+                detail: format!(
+                    "the chain ends at event {} but its head records event {head_seq}: events were removed from the end",
+                    expected_seq - 1
+                ),
+            });
+        }
+    }
+    check_submissions(conn, &mut report)?;
+    report.ok = report.first_broken_event.is_none() && report.changed_submissions.is_empty();
+    Ok(report)
+}
+
+fn check_event(event: &AuditEvent, expected_seq: i64, prev_hash: &str) -> Option<Problem> {
+    if event.seq != expected_seq {
+        return Some(Problem {
+            seq: expected_seq,
+            kind: "missing",
+            detail: format!(
+                "event {expected_seq} is missing (next present is {})",
+                event.seq
+            ),
+        });
+    }
+    if event.prev_hash != prev_hash {
+        return Some(Problem {
+            seq: event.seq,
+            kind: "order_changed",
+            detail: format!(
+                "event {} does not follow event {}: events were reordered, replaced or rewritten",
+                event.seq,
+                event.seq - 1
+            ),
+        });
+    }
+    if event_hash(event) != event.hash {
+        return Some(Problem {
+            seq: event.seq,
+            kind: "content_changed",
+            detail: format!(
+                "event {} does not match its hash: its content was changed",
+                event.seq
+            ),
+        });
+    }
+    None
+}
+
+fn check_submissions(conn: &mut DbConnection, report: &mut VerifyReport) -> QueryResult<()> {
+    let mut after = String::new();
+    loop {
+        let page: Vec<SubmissionRow> = submissions_table::table
+            .filter(submissions_table::reference.gt(&after))
+            .order(submissions_table::reference)
+            .limit(PAGE)
+            .select(SubmissionRow::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.reference.clone();
+        for row in page {
+            report.submissions_checked += 1;
+            if row.compute_content_hash() != row.content_hash
+                && report.changed_submissions.len() < 100
+            {
+                report.changed_submissions.push(row.reference);
+            }
+        }
+    }
+}

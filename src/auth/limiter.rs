@@ -1,0 +1,210 @@
+//! Failed-attempt limiter for the token endpoint (issue 4: "failed attempts are rate limited per client and
+//! per address").
+//!
+//! Owns: [`FailureLimiter`], a sliding-window counter of *failed* authentications per key (a client id or a
+//! remote address), and the numbers the token endpoint uses ([`PER_ADDRESS`], [`PER_CLIENT`]).
+//! Reads no configuration keys: the numbers are fixed and explained below.
+//!
+//! Decisions:
+//! - Only failures count; successes neither count nor reset, so one valid client cannot wipe the record of
+//!   guesses made from the same address.
+//! - A blocked key is refused *before* the secret is checked (no argon2 work, no oracle while blocked).
+//! - Per address (IPv6: per /64 prefix, see `token_endpoint`): 10 failures in 5 minutes. Per client id:
+//!   50 failures in 5 minutes — higher, because anyone can fail on purpose with a known client id, and
+//!   locking out the real upstream is a denial of service; guessing a 256-bit generated secret is hopeless
+//!   anyway, the per-client limit only protects weak, hand-chosen secrets from a distributed guesser.
+//! - Memory is bounded: at most `max_keys` keys; expired keys are purged first, then the stalest key goes.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use super::clock::Clock;
+
+/// Limits for one limiter: `max_failures` within `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimiterPolicy {
+    /// Failures allowed within the window; the next attempt is refused until the oldest one ages out.
+    pub max_failures: usize,
+    /// Length of the sliding window in seconds.
+    pub window_secs: u64,
+    /// Upper bound on tracked keys, so random client ids cannot grow memory without limit.
+    pub max_keys: usize,
+}
+
+/// Per remote address: 10 failures per 5 minutes.
+pub const PER_ADDRESS: LimiterPolicy = LimiterPolicy {
+    max_failures: 10,
+    window_secs: 300,
+    max_keys: 10_000,
+};
+
+/// Per client id: 50 failures per 5 minutes (see the module doc for why it is higher).
+pub const PER_CLIENT: LimiterPolicy = LimiterPolicy {
+    max_failures: 50,
+    window_secs: 300,
+    max_keys: 10_000,
+};
+
+/// Sliding-window failure counter keyed by an arbitrary string.
+#[derive(Debug)]
+pub struct FailureLimiter {
+    policy: LimiterPolicy,
+    clock: Arc<dyn Clock>,
+    failures: Mutex<HashMap<String, VecDeque<u64>>>,
+}
+
+impl FailureLimiter {
+    /// A limiter with `policy`, reading time from `clock`.
+    pub fn new(policy: LimiterPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            policy,
+            clock,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Ok(())` when `key` may try again, or `Err(retry_after_secs)` (≥ 1) while it is blocked.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        let now = self.clock.now_unix();
+        let mut map = self.lock();
+        let Some(times) = map.get_mut(key) else {
+            return Ok(());
+        };
+        Self::expire(times, now, self.policy.window_secs);
+        if times.len() < self.policy.max_failures {
+            return Ok(());
+        }
+        // Blocked until enough of the oldest failures leave the window to drop below the limit.
+        let idx = times.len() - self.policy.max_failures;
+        let until = times[idx].saturating_add(self.policy.window_secs);
+        Err(until.saturating_sub(now).max(1))
+    }
+
+    /// Records one failed attempt for `key`.
+    pub fn record_failure(&self, key: &str) {
+        let now = self.clock.now_unix();
+        let window = self.policy.window_secs;
+        let mut map = self.lock();
+        if !map.contains_key(key) && map.len() >= self.policy.max_keys {
+            map.retain(|_, times| {
+                Self::expire(times, now, window);
+                !times.is_empty()
+            });
+            if map.len() >= self.policy.max_keys {
+                let stalest = map
+                    .iter()
+                    .min_by_key(|(_, times)| times.back().copied().unwrap_or(0))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = stalest {
+                    map.remove(&k);
+                }
+            }
+        }
+        let times = map.entry(key.to_owned()).or_default();
+        Self::expire(times, now, window);
+        times.push_back(now);
+        // Keep no more than needed to answer `check`.
+        while times.len() > self.policy.max_failures {
+            times.pop_front();
+        }
+    }
+
+    /// Number of keys currently tracked (for tests and metrics).
+    pub fn tracked_keys(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn expire(times: &mut VecDeque<u64>, now: u64, window: u64) {
+        while times
+            .front()
+            .is_some_and(|&t| t.saturating_add(window) <= now)
+        {
+            times.pop_front();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<u64>>> {
+        // A panic while holding the lock leaves plain counters behind; they are still usable.
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::clock::ManualClock;
+    use super::*;
+
+    fn limiter(max: usize, window: u64, clock: &Arc<ManualClock>) -> FailureLimiter {
+        let policy = LimiterPolicy {
+            max_failures: max,
+            window_secs: window,
+            max_keys: 3,
+        };
+        FailureLimiter::new(policy, clock.clone())
+    }
+
+    #[test]
+    fn blocks_after_max_failures_and_unblocks_when_window_slides() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let l = limiter(3, 300, &clock);
+        for _ in 0..3 {
+            assert_eq!(l.check("c"), Ok(()));
+            l.record_failure("c");
+            clock.advance(10);
+        }
+        // Failures at 1000, 1010, 1020; now 1030: blocked until 1300.
+        assert_eq!(l.check("c"), Err(270));
+        clock.set(1_299);
+        assert_eq!(l.check("c"), Err(1));
+        clock.set(1_300);
+        assert_eq!(l.check("c"), Ok(()));
+    }
+
+    #[test]
+    fn keys_are_independent() {
+        let clock = Arc::new(ManualClock::new(0));
+        let l = limiter(1, 60, &clock);
+        l.record_failure("a");
+        assert!(l.check("a").is_err());
+        assert_eq!(l.check("b"), Ok(()));
+    }
+
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        let clock = Arc::new(ManualClock::new(50));
+        let l = limiter(1, 0, &clock);
+        l.record_failure("a");
+        // A zero window never blocks.
+        assert_eq!(l.check("a"), Ok(()));
+        let l = limiter(1, 1, &clock);
+        l.record_failure("a");
+        assert_eq!(l.check("a"), Err(1));
+    }
+
+    #[test]
+    fn tracked_keys_stay_bounded() {
+        let clock = Arc::new(ManualClock::new(0));
+        let l = limiter(5, 60, &clock);
+        for i in 0..20 {
+            clock.advance(1);
+            l.record_failure(&format!("k{i}"));
+        }
+        assert!(l.tracked_keys() <= 3);
+        // The newest key survived eviction.
+        l.record_failure("k19");
+        l.record_failure("k19");
+        l.record_failure("k19");
+        l.record_failure("k19");
+        assert!(l.check("k19").is_err());
+    }
+
+    #[test]
+    fn policies_match_the_documented_numbers() {
+        assert_eq!(
+            (PER_ADDRESS.max_failures, PER_ADDRESS.window_secs),
+            (10, 300)
+        );
+        assert_eq!((PER_CLIENT.max_failures, PER_CLIENT.window_secs), (50, 300));
+    }
+}

@@ -1,0 +1,285 @@
+//! Data protection at rest: images are decoded once, checked (size, JPEG/PNG magic bytes) and sealed; personal
+//! canonical fields are sealed as one JSON object; the document number gets a keyed hash for exact search.
+//! Every blob is AES-256-GCM with a fresh nonce, carries its key id, and is bound by associated data to its
+//! submission (and image kind), so a blob moved to another row fails to open. Reads `[storage]`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+pub mod rotate;
+
+use crate::config::{ImagePolicy, StorageKeys, StorageSettings};
+use crate::crypto::at_rest::SealedBlob;
+use crate::payload::PayloadError;
+use crate::store::images::ImageRow;
+
+/// Keys and policy, built once at start.
+#[derive(Debug)]
+pub struct Protection {
+    /// Data and search keys.
+    pub keys: StorageKeys,
+    /// Keep or drop images.
+    pub images: ImagePolicy,
+    /// Largest decoded image.
+    pub max_image_bytes: usize,
+    /// Keep the decrypted request body (sealed) as image kind `raw_payload`.
+    pub keep_raw_payload: bool,
+}
+
+/// Sealing or opening failed (a wrong or missing key, or a blob that is not where it was sealed).
+#[derive(Debug, thiserror::Error)]
+#[error("stored data could not be opened or sealed: {0}")]
+pub struct ProtectError(String);
+
+/// The sealed personal fields of one record.
+#[derive(Debug, Clone, Default)]
+pub struct SealedFields {
+    /// Key id.
+    pub key_id: Option<String>,
+    /// Nonce.
+    pub nonce: Option<Vec<u8>>,
+    /// Ciphertext.
+    pub ciphertext: Option<Vec<u8>>,
+}
+
+impl Protection {
+    /// Decodes the keys from `[storage]`; refuses to start without them.
+    pub fn from_settings(
+        storage: &StorageSettings,
+    ) -> Result<Protection, crate::config::ConfigError> {
+        Ok(Protection {
+            keys: storage.keys()?,
+            images: storage.images,
+            max_image_bytes: storage.max_image_bytes,
+            keep_raw_payload: storage.keep_raw_payload,
+        })
+    }
+
+    /// Decodes and checks one image; seals it unless the policy drops images.
+    pub fn image(
+        &self,
+        reference: &str,
+        kind: &str,
+        base64_text: &str,
+    ) -> Result<Option<ImageRow>, PayloadError> {
+        let invalid = |message: String| PayloadError::Invalid {
+            path: format!("images.{kind}"),
+            message,
+        };
+        let bytes =
+            decode_image(base64_text).ok_or_else(|| invalid("is not valid base64".into()))?;
+        if bytes.len() > self.max_image_bytes {
+            return Err(invalid(format!(
+                "is larger than {} bytes",
+                self.max_image_bytes
+            )));
+        }
+        let content_type =
+            sniff(&bytes).ok_or_else(|| invalid("is not a JPEG or PNG image".into()))?;
+        if self.images == ImagePolicy::Drop {
+            return Ok(None);
+        }
+        self.seal_image_row(reference, kind, content_type, &bytes)
+            .map(Some)
+    }
+
+    /// Seals the decrypted request body when `keep_raw_payload` is on.
+    pub fn raw_payload(
+        &self,
+        reference: &str,
+        body: &[u8],
+    ) -> Result<Option<ImageRow>, PayloadError> {
+        if !self.keep_raw_payload {
+            return Ok(None);
+        }
+        self.seal_image_row(reference, "raw_payload", "application/json", body)
+            .map(Some)
+    }
+
+    fn seal_image_row(
+        &self,
+        reference: &str,
+        kind: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<ImageRow, PayloadError> {
+        let blob = self
+            .keys
+            .data
+            .seal(bytes, image_aad(reference, kind).as_bytes())
+            .map_err(|e| PayloadError::Invalid {
+                path: format!("images.{kind}"),
+                message: format!("could not be sealed ({e})"),
+            })?;
+        Ok(ImageRow {
+            reference: reference.to_string(),
+            kind: kind.to_string(),
+            content_type: content_type.to_string(),
+            byte_len: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            key_id: blob.key_id,
+            nonce: blob.nonce,
+            ciphertext: blob.ciphertext,
+        })
+    }
+
+    /// Opens a stored image.
+    pub fn open_image(&self, row: &ImageRow) -> Result<Vec<u8>, ProtectError> {
+        let blob = SealedBlob {
+            key_id: row.key_id.clone(),
+            nonce: row.nonce.clone(),
+            ciphertext: row.ciphertext.clone(),
+        };
+        self.keys
+            .data
+            .open(&blob, image_aad(&row.reference, &row.kind).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))
+    }
+
+    /// Seals the personal fields of a record (nothing when there are none).
+    pub fn seal_fields(
+        &self,
+        reference: &str,
+        pii: &Map<String, Value>,
+    ) -> Result<SealedFields, ProtectError> {
+        if pii.is_empty() {
+            return Ok(SealedFields::default());
+        }
+        let plain = Value::Object(pii.clone()).to_string();
+        let blob = self
+            .keys
+            .data
+            .seal(plain.as_bytes(), fields_aad(reference).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))?;
+        Ok(SealedFields {
+            key_id: Some(blob.key_id),
+            nonce: Some(blob.nonce),
+            ciphertext: Some(blob.ciphertext),
+        })
+    }
+
+    /// Opens the personal fields of a record (empty when there are none, or after erasure).
+    pub fn open_fields(
+        &self,
+        reference: &str,
+        sealed: &SealedFields,
+    ) -> Result<Map<String, Value>, ProtectError> {
+        let (Some(key_id), Some(nonce), Some(ciphertext)) =
+            (&sealed.key_id, &sealed.nonce, &sealed.ciphertext)
+        else {
+            return Ok(Map::new());
+        };
+        let blob = SealedBlob {
+            key_id: key_id.clone(),
+            nonce: nonce.clone(),
+            ciphertext: ciphertext.clone(),
+        };
+        let plain = self
+            .keys
+            .data
+            .open(&blob, fields_aad(reference).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))?;
+        match serde_json::from_slice(&plain) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(ProtectError("sealed fields are not a JSON object".into())),
+        }
+    }
+
+    /// All canonical fields of a stored record: the public ones merged with the opened personal ones.
+    pub fn record_fields(
+        &self,
+        row: &crate::store::submissions::SubmissionRow,
+    ) -> Result<Map<String, Value>, ProtectError> {
+        let mut fields = match serde_json::from_str(&row.fields) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(ProtectError("stored fields are not a JSON object".into())),
+        };
+        let sealed = SealedFields {
+            key_id: row.pii_key_id.clone(),
+            nonce: row.pii_nonce.clone(),
+            ciphertext: row.pii_ciphertext.clone(),
+        };
+        fields.extend(self.open_fields(&row.reference, &sealed)?);
+        Ok(fields)
+    }
+
+    /// The stable pseudonym that replaces an erased user id: keyed, so it cannot be reversed by guessing ids
+    /// without the search key, and the same for every erasure of that subject.
+    pub fn subject_pseudonym(&self, user_id: &str) -> String {
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
+            Ok(mac) => mac,
+            Err(_) => return "erased".into(),
+        };
+        mac.update(b"subject:");
+        mac.update(user_id.as_bytes());
+        format!("erased-{}", &hex::encode(mac.finalize().into_bytes())[..24])
+    }
+
+    /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).
+    pub fn checkpoint_key(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
+            mac.update(b"kyc-receiver/audit-checkpoint/v1");
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
+    /// HMAC-SHA256 (hex) of a document number, normalised to upper-case letters and digits.
+    pub fn document_number_hmac(&self, number: &str) -> String {
+        let normalised: String = number
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_uppercase)
+            .collect();
+        // HMAC accepts keys of any length; 32 bytes cannot fail.
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
+            Ok(mac) => mac,
+            Err(_) => return String::new(),
+        };
+        mac.update(normalised.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Associated data of an image blob: moving it to another submission or kind makes it fail to open.
+pub fn image_aad(reference: &str, kind: &str) -> String {
+    format!("kyc-receiver/image/v1/{reference}/{kind}")
+}
+
+/// Associated data of the sealed personal fields.
+pub fn fields_aad(reference: &str) -> String {
+    format!("kyc-receiver/fields/v1/{reference}")
+}
+
+/// Standard base64, padding optional, MIME line breaks and a `data:…;base64,` prefix tolerated.
+fn decode_image(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    let text = match text.strip_prefix("data:") {
+        Some(rest) => rest.split_once(',')?.1,
+        None => text,
+    };
+    let compact: String;
+    let text = if text.contains(['\r', '\n']) {
+        compact = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        compact.as_str()
+    } else {
+        text
+    };
+    STANDARD_NO_PAD.decode(text.trim_end_matches('=')).ok()
+}
+
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,140 @@
+//! Erasure of one data subject: every submission of a user id loses its images and sealed personal fields,
+//! the user id is replaced by a keyed pseudonym everywhere it was stored (columns, public fields, the stored
+//! confirmation), and the decision, reasons and hashes stay. One transaction, with an audit receipt that says
+//! what was erased, when, by whom and why — without the personal values.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::audit_log::{AuditDraft, ChainCursor};
+use super::submissions::SubmissionRow;
+use super::{DbConnection, submission_images, submissions_table as submissions};
+
+/// What an erasure did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErasureReceipt {
+    /// The pseudonym that now stands for the subject.
+    pub subject: String,
+    /// Submissions touched.
+    pub submissions: usize,
+    /// Images deleted.
+    pub images: usize,
+    /// Their references.
+    pub references: Vec<String>,
+    /// Sequence number of the receipt in the audit trail.
+    pub audit_seq: i64,
+}
+
+/// Erases the subject `user_id`; `pseudonym` replaces it. Idempotent: a second call finds nothing left.
+pub fn erase_subject(
+    conn: &mut DbConnection,
+    user_id: &str,
+    pseudonym: &str,
+    reason: &str,
+    actor: &str,
+    now: NaiveDateTime,
+) -> QueryResult<ErasureReceipt> {
+    conn.transaction(|c| {
+        let mut cursor = ChainCursor::lock(c)?;
+        let rows: Vec<SubmissionRow> = submissions::table
+            .filter(submissions::user_id.eq(user_id))
+            .order(submissions::reference)
+            .select(SubmissionRow::as_select())
+            .load(c)?;
+        let mut images = 0;
+        let mut references = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            images += diesel::delete(
+                submission_images::table.filter(submission_images::reference.eq(&row.reference)),
+            )
+            .execute(c)?;
+            row.user_id = pseudonym.to_string();
+            row.fields = replace_string(&row.fields, user_id, pseudonym);
+            row.response_body = replace_string(&row.response_body, user_id, pseudonym);
+            row.pii_key_id = None;
+            row.pii_nonce = None;
+            row.pii_ciphertext = None;
+            row.document_number_hmac = None;
+            row.erased_at = Some(super::audit_log::truncate_to_micros(now));
+            row.content_hash = row.compute_content_hash();
+            diesel::update(submissions::table.find(&row.reference))
+                .set((
+                    submissions::user_id.eq(&row.user_id),
+                    submissions::fields.eq(&row.fields),
+                    submissions::response_body.eq(&row.response_body),
+                    submissions::pii_key_id.eq(None::<String>),
+                    submissions::pii_nonce.eq(None::<Vec<u8>>),
+                    submissions::pii_ciphertext.eq(None::<Vec<u8>>),
+                    submissions::document_number_hmac.eq(None::<String>),
+                    submissions::erased_at.eq(row.erased_at),
+                    submissions::content_hash.eq(&row.content_hash),
+                ))
+                .execute(c)?;
+            references.push(row.reference);
+        }
+        let audit_seq = cursor.append(
+            c,
+            &AuditDraft {
+                kind: "subject_erased".into(),
+                actor: Some(actor.to_string()),
+                reference: None,
+                requester_id: None,
+                details: json!({
+                    "subject": pseudonym,
+                    "reason": reason,
+                    "submissions": references.len(),
+                    "images": images,
+                    "references": references,
+                    "erased": ["images", "personal_fields", "document_number_hash", "user_id"],
+                }),
+            },
+            now,
+        )?;
+        cursor.save(c)?;
+        Ok(ErasureReceipt {
+            subject: pseudonym.to_string(),
+            submissions: references.len(),
+            images,
+            references,
+            audit_seq,
+        })
+    })
+}
+
+/// Replaces every JSON string equal to `from` inside a JSON text (keys untouched).
+fn replace_string(json_text: &str, from: &str, to: &str) -> String {
+    fn walk(v: &mut Value, from: &str, to: &str) {
+        match v {
+            Value::String(s) if s == from => *s = to.to_string(),
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, from, to)),
+            Value::Object(map) => map.values_mut().for_each(|i| walk(i, from, to)),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(json_text) {
+        Ok(mut v) => {
+            walk(&mut v, from, to);
+            v.to_string()
+        }
+        Err(_) => json_text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_string;
+
+    #[test]
+    fn only_equal_strings_are_replaced() {
+        let out = replace_string(
+            r#"{"user_id":"a@b","n":["a@b","x"],"note":"a@b2","a@b":1}"#,
+            "a@b",
+            "erased-1",
+        );
+        assert_eq!(
+            out,
+            r#"{"a@b":1,"n":["erased-1","x"],"note":"a@b2","user_id":"erased-1"}"#
+        );
+    }
+}

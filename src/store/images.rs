@@ -1,0 +1,57 @@
+//! Repository functions for `submission_images` (sealed image blobs).
+
+use diesel::prelude::*;
+
+use super::{DbConnection, submission_images};
+
+/// One sealed image as stored.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = submission_images)]
+pub struct ImageRow {
+    /// The submission it belongs to.
+    pub reference: String,
+    /// Image kind from the mapping (`selfie`, `front`, …).
+    pub kind: String,
+    /// `image/jpeg` or `image/png` (checked by magic bytes).
+    pub content_type: String,
+    /// Size of the decoded image.
+    pub byte_len: i64,
+    /// Key that sealed it.
+    pub key_id: String,
+    /// AES-GCM nonce.
+    pub nonce: Vec<u8>,
+    /// AES-GCM ciphertext and tag; associated data binds it to `reference` and `kind`.
+    pub ciphertext: Vec<u8>,
+}
+
+/// Inserts images (inside the submission's transaction).
+pub fn insert(conn: &mut DbConnection, rows: &[ImageRow]) -> QueryResult<()> {
+    for row in rows {
+        diesel::insert_into(submission_images::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// One image by submission and kind.
+pub fn find(conn: &mut DbConnection, reference: &str, kind: &str) -> QueryResult<Option<ImageRow>> {
+    submission_images::table
+        .find((reference, kind))
+        .select(ImageRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Kinds and sizes stored for a submission.
+pub fn kinds(conn: &mut DbConnection, reference: &str) -> QueryResult<Vec<(String, String, i64)>> {
+    submission_images::table
+        .filter(submission_images::reference.eq(reference))
+        .order(submission_images::kind)
+        .select((
+            submission_images::kind,
+            submission_images::content_type,
+            submission_images::byte_len,
+        ))
+        .load(conn)
+}

@@ -5,7 +5,9 @@
 #   benches/load.sh                 # SQLite; PostgreSQL as well when KYC_TEST_POSTGRES_URL is set
 #
 # Builds release, starts target/release/kyc-receiver on a free 127.0.0.1 port with a temp config (temp SQLite
-# file or a temp PostgreSQL database, self-signed certificate in a temp dir), warms up, then runs
+# file or a temp PostgreSQL database, self-signed certificate, token signing key, data keys and one `bench`
+# client made in a temp dir; auth is the builtin token endpoint, so every run includes the token fetch and
+# the bearer check; no rate limit), warms up, then runs
 # `kyc-upstream load` for small (≈3 KB, --images none) and full (≈1.2 MB, --images full) payloads and prints
 # one table. Every run is bounded by a count and a duration; traffic goes to 127.0.0.1 only.
 #
@@ -24,6 +26,12 @@ SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
 cargo build --release --locked -j"${JOBS:-1}" --bin kyc-receiver --bin kyc-upstream >&2
 
 work=$(mktemp -d)
+client=$(target/release/kyc-receiver clients add bench --scopes kyc:submit --json)
+export KYC_UPSTREAM_CLIENT_SECRET
+KYC_UPSTREAM_CLIENT_SECRET=$(jq -r .client_secret <<<"$client")
+secret_hash=$(jq -r .secret_hash <<<"$client")
+data_key=$(target/release/kyc-receiver keys generate)
+search_key=$(target/release/kyc-receiver keys generate)
 receiver_pid=""
 pg_admin=""
 pg_db=""
@@ -61,6 +69,23 @@ url = "$1"
 [mappings]
 dir = "$PWD/mappings"
 reload = false
+
+[auth]
+modes = ["builtin"]
+
+[auth.signing]
+key_file = "$work/signing.pem"
+generate_if_missing = true
+
+[[auth.clients]]
+client_id = "bench"
+secret_hash = "$secret_hash"
+scopes = ["kyc:submit"]
+
+[storage]
+active_key_id = "bench-1"
+keys = [{ id = "bench-1", key = "$data_key" }]
+search_key = "$search_key"
 EOF
     RUST_LOG=warn target/release/kyc-receiver --config "$work/kyc-receiver.toml" serve >"$work/receiver-$2.log" 2>&1 &
     receiver_pid=$!
@@ -81,7 +106,8 @@ stop_receiver() {
 
 upstream_load() { # $1 images, $2 count, $3 concurrency, $4 seed, $5 output file
     # Exit code 1 only means errors were counted; they appear in the table.
-    target/release/kyc-upstream --submit-url "https://127.0.0.1:$port/kyc" --ca "$work/cert.pem" \
+    target/release/kyc-upstream --token-url "https://127.0.0.1:$port/oauth/token" --client-id bench \
+        --submit-url "https://127.0.0.1:$port/kyc" --ca "$work/cert.pem" \
         load --images "$1" --count "$2" --concurrency "$3" --duration "$MAX_DURATION" \
         --reject-share 0.2 --seed "$4" --json >"$5" || [ $? -eq 1 ]
 }

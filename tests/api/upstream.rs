@@ -1,23 +1,26 @@
 //! `kyc-upstream`, run as a user runs it (the built binary), against the real receiver: `send` with each
-//! cipher family and response encryption, `load` with retries checked against the database, and the
-//! auth modes (token flow and static header) against a small stand-in receiver until the real one has
-//! auth.
+//! cipher family and response encryption, the receiver's token endpoint and a static Basic header, and
+//! `load` with retries checked against the database. `auth_modes` covers the token cache and header
+//! handling in detail against a stand-in receiver that counts what it sees.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use diesel::prelude::*;
+use kyc_receiver::auth::AuthMode;
+use kyc_receiver::auth::settings::BasicUserSettings;
 use kyc_receiver::crypto::ProfileSettings;
 use kyc_receiver::store::submissions_table as submissions;
 use kyc_receiver::upstream::{Generator, GeneratorSettings, ImageSize};
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, fixture, postgres_configured};
+use crate::helpers::{Backend, TestApp, UPSTREAM, fixture, postgres_configured};
 
 mod auth_modes;
 
 /// Runs `kyc-upstream` with `args`; returns (success, stdout, stderr).
-pub async fn upstream(args: &[&str]) -> (bool, String, String) {
+pub async fn upstream<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kyc-upstream"))
         .args(args)
         .env_remove("KYC_UPSTREAM_CLIENT_SECRET")
@@ -29,6 +32,20 @@ pub async fn upstream(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The receiver's token endpoint with the `upstream` test client, then `rest`.
+fn with_token(app: &TestApp, rest: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--token-url".into(),
+        app.url("/oauth/token"),
+        "--client-id".into(),
+        UPSTREAM.0.into(),
+        "--client-secret".into(),
+        UPSTREAM.1.into(),
+    ];
+    args.extend(rest.iter().map(|a| (*a).to_owned()));
+    args
 }
 
 fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> String {
@@ -110,7 +127,11 @@ async fn send_with_each_cipher(backend: Backend) {
         .await;
         let dir = tempfile::tempdir().expect("dir");
         let mut config = format!(
-            "submit_url = \"{}\"\nca = \"{}\"\nheader = [\"apiversion: v2\"]\n\n[encryption.request]\n{}\n",
+            "token_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+             submit_url = \"{}\"\nca = \"{}\"\nheader = [\"apiversion: v2\"]\n\n[encryption.request]\n{}\n",
+            app.url("/oauth/token"),
+            UPSTREAM.0,
+            UPSTREAM.1,
             app.url("/kyc"),
             app.cert_path().display(),
             case.request
@@ -168,22 +189,107 @@ async fn send_exits_non_zero_without_a_valid_confirmation() {
         "bad.json",
         br#"{"request_info": {"user_id": "u"}}"#,
     );
+    let good = write(dir.path(), "good.json", fixture("ditto-v3-rejectable.json"));
     let url = app.url("/kyc");
     let ca = app.cert_path().display().to_string();
-    let (ok, stdout, stderr) = upstream(&["--submit-url", &url, "--ca", &ca, "send", &bad]).await;
+    let (ok, stdout, stderr) = upstream(&with_token(
+        &app,
+        &["--submit-url", &url, "--ca", &ca, "send", &bad],
+    ))
+    .await;
     assert!(!ok);
     assert!(stdout.contains("invalid_payload"), "{stdout}");
     assert!(stderr.contains("HTTP 422 invalid_payload"), "{stderr}");
+    // No credentials: the receiver's 401 is not a confirmation.
+    let (ok, _, stderr) = upstream(&["--submit-url", &url, "--ca", &ca, "send", &good]).await;
+    assert!(!ok && stderr.contains("HTTP 401 invalid_token"), "{stderr}");
+    // A wrong secret fails at the token endpoint, and the message does not repeat it.
+    let (ok, _, stderr) = upstream(&[
+        "--token-url",
+        &app.url("/oauth/token"),
+        "--client-id",
+        UPSTREAM.0,
+        "--client-secret",
+        "not-the-secret",
+        "--submit-url",
+        &url,
+        "--ca",
+        &ca,
+        "send",
+        &good,
+    ])
+    .await;
+    assert!(
+        !ok && stderr.contains("invalid_client") && !stderr.contains("not-the-secret"),
+        "{stderr}"
+    );
     // Without the CA the self-signed certificate is refused; --insecure accepts it.
-    let good = write(dir.path(), "good.json", fixture("ditto-v3-rejectable.json"));
-    let (ok, _, stderr) = upstream(&["--submit-url", &url, "send", &good]).await;
-    assert!(!ok && stderr.contains("request failed"), "{stderr}");
-    let (ok, stdout, stderr) = upstream(&["--submit-url", &url, "--insecure", "send", &good]).await;
+    let (ok, _, stderr) = upstream(&with_token(&app, &["--submit-url", &url, "send", &good])).await;
+    assert!(!ok && stderr.contains("unreachable"), "{stderr}");
+    let (ok, stdout, stderr) = upstream(&with_token(
+        &app,
+        &["--submit-url", &url, "--insecure", "send", &good],
+    ))
+    .await;
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains(r#""result":false"#),
         "a rejection is still a valid confirmation: {stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_with_a_static_basic_header() {
+    let hash = kyc_receiver::auth::hash_secret("static-password-0123456789").expect("hash");
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        move |s| {
+            s.auth.modes.push(AuthMode::Basic);
+            s.auth.basic.push(BasicUserSettings {
+                username: "ditto-static".into(),
+                password_hash: hash.into(),
+                scopes: vec!["kyc:submit".into()],
+            });
+        },
+        "",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let payload = write(dir.path(), "p.json", fixture("ditto-v3-small.json"));
+    let (url, ca) = (app.url("/kyc"), app.cert_path().display().to_string());
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode("ditto-static:static-password-0123456789");
+    let header = format!("Authorization: Basic {basic}");
+    let (ok, stdout, stderr) = upstream(&[
+        "--submit-url",
+        &url,
+        "--ca",
+        &ca,
+        "-H",
+        &header,
+        "send",
+        &payload,
+    ])
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(r#""result":true"#), "{stdout}");
+    assert_eq!(app.submission_count(), 1);
+    let wrong = format!(
+        "Authorization: Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ditto-static:nope")
+    );
+    let (ok, _, stderr) = upstream(&[
+        "--submit-url",
+        &url,
+        "--ca",
+        &ca,
+        "-H",
+        &wrong,
+        "send",
+        &payload,
+    ])
+    .await;
+    assert!(!ok && stderr.contains("HTTP 401"), "{stderr}");
 }
 
 async fn load_matches_the_database(backend: Backend) {
@@ -192,29 +298,32 @@ async fn load_matches_the_database(backend: Backend) {
     let acked = dir.path().join("acked.txt");
     let (url, ca) = (app.url("/kyc"), app.cert_path().display().to_string());
     let acked_arg = acked.display().to_string();
-    let (ok, stdout, stderr) = upstream(&[
-        "--submit-url",
-        &url,
-        "--ca",
-        &ca,
-        "load",
-        "--count",
-        "60",
-        "--concurrency",
-        "8",
-        "--retry-every",
-        "5",
-        "--images",
-        "small",
-        "--reject-share",
-        "0.4",
-        "--seed",
-        "606",
-        "--acked",
-        &acked_arg,
-        "--json",
-    ])
-    .await;
+    let args = with_token(
+        &app,
+        &[
+            "--submit-url",
+            &url,
+            "--ca",
+            &ca,
+            "load",
+            "--count",
+            "60",
+            "--concurrency",
+            "8",
+            "--retry-every",
+            "5",
+            "--images",
+            "small",
+            "--reject-share",
+            "0.4",
+            "--seed",
+            "606",
+            "--acked",
+            &acked_arg,
+            "--json",
+        ],
+    );
+    let (ok, stdout, stderr) = upstream(&args).await;
     assert!(ok, "{stderr}\n{stdout}");
     let report: Value = serde_json::from_str(&stdout).expect("json summary");
     assert_eq!(report["acknowledged"], 60);
@@ -231,6 +340,10 @@ async fn load_matches_the_database(backend: Backend) {
     );
     assert_eq!(report["retries_confirmed"], retries, "{report}");
     assert_eq!(report["requests"], 60 + retries);
+    assert_eq!(
+        report["token_fetches"], 1,
+        "one token, cached for the whole run"
+    );
 
     let rows: Vec<(String, String)> = submissions::table
         .select((submissions::requester_id, submissions::status))

@@ -11,14 +11,15 @@
 # `kyc-upstream load` for small (≈3 KB, --images none) and full (≈1.2 MB, --images full) payloads and prints
 # one table. Every run is bounded by a count and a duration; traffic goes to 127.0.0.1 only.
 #
-# Knobs (environment): SMALL_COUNT (4000), SMALL_CONCURRENCY (16), FULL_COUNT (300), FULL_CONCURRENCY (4),
-# MAX_DURATION (60s per run), JOBS (cargo -j, 1), SEED (random).
+# Knobs (environment): SMALL_COUNT (30000), SMALL_CONCURRENCY (16), FULL_COUNT (1000), FULL_CONCURRENCY (4),
+# MAX_DURATION (60s per run), JOBS (cargo -j, 1), SEED (random). The full run stores about 1.2 GB per backend
+# (in the temp dir or the temp database), removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SMALL_COUNT=${SMALL_COUNT:-4000}
+SMALL_COUNT=${SMALL_COUNT:-30000}
 SMALL_CONCURRENCY=${SMALL_CONCURRENCY:-16}
-FULL_COUNT=${FULL_COUNT:-300}
+FULL_COUNT=${FULL_COUNT:-1000}
 FULL_CONCURRENCY=${FULL_CONCURRENCY:-4}
 MAX_DURATION=${MAX_DURATION:-60s}
 SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}

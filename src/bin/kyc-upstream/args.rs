@@ -13,7 +13,7 @@ use secrecy::SecretString;
 /// Behaves like the upstream IDV platform (Ditto ID): pushes KYC submissions to a receiver, with the
 /// upstream's token flow, encryption and confirmation check; generates payloads; runs load tests.
 #[derive(Debug, Parser)]
-#[command(name = "kyc-upstream", version, about)]
+#[command(name = "kyc-upstream", version)]
 pub struct Cli {
     /// Where and how to push.
     #[command(flatten)]

@@ -4,6 +4,8 @@
 
 pub mod audit_log;
 pub mod images;
+pub mod listing;
+pub mod review;
 mod schema;
 pub mod submissions;
 pub mod writer;

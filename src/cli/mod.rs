@@ -12,6 +12,7 @@ use crate::store;
 
 mod clients;
 mod mappings;
+mod records;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
 #[derive(Debug, Parser)]
@@ -57,6 +58,12 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
+    },
+    /// Auditor queries straight from the database: list, show, export.
+    Records {
+        /// What to do.
+        #[command(subcommand)]
+        command: records::RecordsCommand,
     },
 }
 
@@ -128,6 +135,7 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
+        Command::Records { command } => records::run(cli.config, command),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),

@@ -8,6 +8,9 @@
 //! (Linux ≥ 4.0) before the run and read after it. Constant memory shows as the same growth at 10k and 100k.
 //! Run: `cargo bench --bench export` (add `-- 20000 200000` for other sizes; `--profile dev` builds faster).
 
+// A benchmark may stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::time::Instant;
 

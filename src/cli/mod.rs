@@ -13,6 +13,7 @@ use crate::store;
 mod clients;
 mod data;
 mod mappings;
+mod records;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
 #[derive(Debug, Parser)]
@@ -74,6 +75,12 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
+    },
+    /// Auditor queries straight from the database: list, show, export.
+    Records {
+        /// What to do.
+        #[command(subcommand)]
+        command: records::RecordsCommand,
     },
 }
 
@@ -166,6 +173,7 @@ pub fn run() -> ExitCode {
         Command::Retention {
             command: RetentionCommand::Run { dry_run },
         } => data::retention_run(cli.config, dry_run),
+        Command::Records { command } => records::run(cli.config, command),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),

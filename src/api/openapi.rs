@@ -107,6 +107,24 @@ fn token_doc() {}
 #[allow(dead_code)]
 fn submit_doc() {}
 
+/// Erasure of one data subject: images and personal fields of every record of that user id are deleted, the
+/// user id is replaced by a keyed pseudonym; decisions, reasons and hashes stay. Answers the audit receipt.
+#[utoipa::path(delete, path = "/v1/subjects/{user_id}", tag = "privacy",
+    params(
+        ("user_id" = String, Path, description = "The subject's user id as the upstream sent it"),
+        ("reason" = Option<String>, Query, description = "Why; required here or as `{\"reason\": …}`"),
+    ),
+    responses(
+        (status = 200, description = "The erasure receipt (also an audit event `subject_erased`)", body = Object),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 422, description = "`invalid_payload`: no reason given", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:erase"]), ("bearer" = [])))]
+#[allow(dead_code)]
+fn erase_doc() {}
+
 /// Liveness.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process answers", body = Object)), security(()))]
@@ -143,7 +161,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
                        recorded in the hash-chained audit trail."
     ),
     paths(
-        token_doc, submit_doc, healthz_doc, readyz_doc, openapi_json,
+        token_doc, submit_doc, erase_doc, healthz_doc, readyz_doc, openapi_json,
         super::records::list, super::records::show, super::records::image,
         super::review::review, super::trail::events, super::trail::verify, super::export::export,
     ),
@@ -154,6 +172,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "submission", description = "The upstream's side"),
         (name = "auth", description = "OAuth2 client credentials"),
+        (name = "privacy", description = "Erasure of a data subject"),
         (name = "operations", description = "Health and this document"),
     )
 )]

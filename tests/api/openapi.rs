@@ -11,7 +11,8 @@ use crate::helpers::{Backend, TestApp};
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// Paths a future change might mount without documenting; each must be documented or absent.
-const CANDIDATES: [&str; 10] = [
+const CANDIDATES: [&str; 11] = [
+    "/v1/subjects",
     "/metrics",
     "/swagger-ui/",
     "/openapi.yaml",

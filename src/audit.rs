@@ -17,7 +17,7 @@ const PAGE: i64 = 1000;
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a verification found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     /// True when nothing was found wrong.
     pub ok: bool,
@@ -32,7 +32,7 @@ pub struct VerifyReport {
 }
 
 /// One problem, located by sequence number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// The event at which the chain stops holding.
     pub seq: i64,

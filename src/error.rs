@@ -69,6 +69,21 @@ pub enum ApiError {
     /// Unknown route.
     #[error("no such resource")]
     NotFound,
+    /// A filter, limit, cursor or format that cannot be used; names the parameter.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// A read of personal data or images without an acceptable `purpose`.
+    #[error("{0}")]
+    PurposeRequired(String),
+    /// A review of a case that is not `pending_review`.
+    #[error("the submission is not pending review (its status is {status})")]
+    NotPendingReview {
+        /// Its current status.
+        status: String,
+    },
+    /// The stored record no longer matches its content hash, so it must not be changed.
+    #[error("the stored record does not match its content hash; run `audit verify`")]
+    IntegrityCheckFailed,
     /// A bug; details are in the log under `error_id`.
     #[error("internal error")]
     Internal {
@@ -94,6 +109,10 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::NotFound => "not_found",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::PurposeRequired(_) => "purpose_required",
+            ApiError::NotPendingReview { .. } => "not_pending_review",
+            ApiError::IntegrityCheckFailed => "integrity_check_failed",
             ApiError::Internal { .. } => "internal_error",
         }
     }
@@ -113,13 +132,17 @@ impl ResponseError for ApiError {
             ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::DecryptFailed | ApiError::InvalidJson(_) | ApiError::IncompleteBody => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::DecryptFailed
+            | ApiError::InvalidJson(_)
+            | ApiError::IncompleteBody
+            | ApiError::InvalidQuery(_)
+            | ApiError::PurposeRequired(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidPayload { .. } | ApiError::MappingFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::DuplicateConflict => StatusCode::CONFLICT,
+            ApiError::DuplicateConflict
+            | ApiError::NotPendingReview { .. }
+            | ApiError::IntegrityCheckFailed => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,

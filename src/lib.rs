@@ -20,6 +20,7 @@ pub mod intake;
 pub mod mapping;
 pub mod payload;
 pub mod protect;
+pub mod records;
 pub mod startup;
 pub mod store;
 pub mod tls;

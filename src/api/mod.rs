@@ -3,11 +3,18 @@
 
 pub mod auth;
 mod body;
+mod export;
 mod health;
+pub mod openapi;
 pub mod rate_limit;
+mod reads;
+mod records;
+mod review;
 mod subjects;
 mod submit;
 mod token;
+mod trail;
+mod v1;
 
 use std::sync::Arc;
 
@@ -83,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str, token_path: &s
             .route(web::get().to(health::readyz))
             .default_service(web::to(method_not_allowed)),
     );
+    v1::configure(cfg);
 }
 
 /// JSON 404 for unknown paths.

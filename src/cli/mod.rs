@@ -11,7 +11,9 @@ use crate::startup::Application;
 use crate::store;
 
 mod clients;
+mod data;
 mod mappings;
+mod records;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
 #[derive(Debug, Parser)]
@@ -73,6 +75,12 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         command: MappingsCommand,
+    },
+    /// Auditor queries straight from the database: list, show, export.
+    Records {
+        /// What to do.
+        #[command(subcommand)]
+        command: records::RecordsCommand,
     },
 }
 
@@ -161,16 +169,17 @@ pub fn run() -> ExitCode {
         Command::Migrate => migrate(cli.config),
         Command::CheckConfig => check_config(cli.config),
         Command::Mappings { command } => run_mappings(cli.config, command),
-        Command::Erase { user_id, reason } => erase(cli.config, &user_id, &reason),
+        Command::Erase { user_id, reason } => data::erase(cli.config, &user_id, &reason),
         Command::Retention {
             command: RetentionCommand::Run { dry_run },
-        } => retention_run(cli.config, dry_run),
+        } => data::retention_run(cli.config, dry_run),
+        Command::Records { command } => records::run(cli.config, command),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),
         Command::Audit {
             command: AuditCommand::Verify { json },
-        } => audit_verify(cli.config, json),
+        } => data::audit_verify(cli.config, json),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {
@@ -179,7 +188,7 @@ pub fn run() -> ExitCode {
         }
         Command::Keys {
             command: KeysCommand::RotateData { batch },
-        } => rotate_data(cli.config, batch),
+        } => data::rotate_data(cli.config, batch),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -206,45 +215,6 @@ fn serve(config: Option<PathBuf>) -> Result<(), String> {
     })
 }
 
-fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
-    let settings = load(config)?;
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    // With the storage keys at hand, retention checkpoints are checked too.
-    let key = crate::protect::Protection::from_settings(&settings.storage)
-        .ok()
-        .map(|p| p.checkpoint_key());
-    let report = crate::audit::verify_with_key(&mut conn, key.as_ref().map(|k| &k[..]))
-        .map_err(|e| format!("database error: {e}"))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        );
-    } else {
-        println!(
-            "checked {} audit event(s) and {} submission(s)",
-            report.events_checked, report.submissions_checked
-        );
-    }
-    if let Some(p) = &report.first_broken_event {
-        return Err(format!(
-            "audit chain broken at event {} ({}): {}",
-            p.seq, p.kind, p.detail
-        ));
-    }
-    if !report.changed_submissions.is_empty() {
-        return Err(format!(
-            "submission content changed: {}",
-            report.changed_submissions.join(", ")
-        ));
-    }
-    println!("audit trail intact");
-    Ok(())
-}
-
 /// The shipped configuration carries development credentials; show them on the terminal (never in the log)
 /// so a newcomer can call the service at once.
 fn print_dev_credentials(settings: &Settings) {
@@ -261,74 +231,6 @@ fn print_dev_credentials(settings: &Settings) {
             );
         }
     }
-}
-
-fn rotate_data(config: Option<PathBuf>, batch: i64) -> Result<(), String> {
-    let settings = load(config)?;
-    let protection =
-        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    let report = crate::protect::rotate::rotate_data(&mut conn, &protection, batch)
-        .map_err(|e| e.to_string())?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-    );
-    Ok(())
-}
-
-fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), String> {
-    let settings = load(config)?;
-    let protection =
-        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    let report = store::retention::run(
-        &mut conn,
-        &settings.retention.policy(),
-        &protection.checkpoint_key(),
-        chrono::Utc::now().naive_utc(),
-        dry_run,
-    )
-    .map_err(|e| format!("database error: {e}"))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-    );
-    Ok(())
-}
-
-fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(), String> {
-    if reason.trim().is_empty() {
-        return Err("--reason must not be empty".into());
-    }
-    let settings = load(config)?;
-    let protection =
-        crate::protect::Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    let receipt = store::erasure::erase_subject(
-        &mut conn,
-        user_id,
-        &protection.subject_pseudonym(user_id),
-        reason.trim(),
-        &format!("cli:{operator}"),
-        chrono::Utc::now().naive_utc(),
-    )
-    .map_err(|e| format!("database error: {e}"))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&receipt).map_err(|e| e.to_string())?
-    );
-    Ok(())
 }
 
 fn migrate(config: Option<PathBuf>) -> Result<(), String> {

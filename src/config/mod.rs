@@ -10,8 +10,10 @@ use serde::Deserialize;
 use crate::auth::AuthSettings;
 use crate::crypto::{CipherProfile, ProfileSettings};
 
+mod audit;
 mod storage;
 
+pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -43,6 +45,9 @@ pub struct Settings {
     /// AES profiles mirroring the upstream's `requestEncryption` / `responseDecryption` blocks.
     #[serde(default)]
     pub encryption: EncryptionSettings,
+    /// Rules for reads of personal data (`require_purpose`).
+    #[serde(default)]
+    pub audit: AuditSettings,
 }
 
 /// `[encryption.request]` and `[encryption.response]`; both off unless enabled.

@@ -129,3 +129,14 @@ pub fn format_timestamp(t: NaiveDateTime) -> String {
 pub fn truncate_to_micros(t: NaiveDateTime) -> NaiveDateTime {
     t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
 }
+
+/// Appends one event in a transaction of its own, for processes without a writer (the operator CLI). The head
+/// lock serialises it with a running service's writers.
+pub fn append_alone(conn: &mut DbConnection, draft: &AuditDraft) -> QueryResult<i64> {
+    conn.transaction(|c| {
+        let mut cursor = ChainCursor::lock(c)?;
+        let seq = cursor.append(c, draft, chrono::Utc::now().naive_utc())?;
+        cursor.save(c)?;
+        Ok(seq)
+    })
+}

@@ -5,7 +5,9 @@
 pub mod audit_log;
 pub mod erasure;
 pub mod images;
+pub mod listing;
 pub mod retention;
+pub mod review;
 mod schema;
 pub mod submissions;
 pub mod writer;

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::audit_log::{AuditDraft, ChainCursor};
 use super::images::ImageRow;
+use super::review::{self, ReviewOutcome, ReviewRequest};
 use super::submissions::{self, Existing, SubmissionRow};
 use super::{DbConnection, Pool, StoreError};
 
@@ -66,6 +67,10 @@ enum Job {
         draft: AuditDraft,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Review {
+        request: Box<ReviewRequest>,
+        reply: oneshot::Sender<Result<ReviewOutcome, StoreError>>,
+    },
 }
 
 impl Job {
@@ -75,7 +80,7 @@ impl Job {
                 usize::try_from(row.payload_bytes).unwrap_or(0)
                     + images.iter().map(|i| i.ciphertext.len()).sum::<usize>()
             }
-            Job::Audit { .. } => 256,
+            Job::Audit { .. } | Job::Review { .. } => 256,
         }
     }
 }
@@ -83,6 +88,7 @@ impl Job {
 enum Done {
     Submission(SubmitOutcome),
     Audit,
+    Review(ReviewOutcome),
 }
 
 /// Handle to the writer threads; cheap to clone. Dropping every handle lets the threads drain and exit.
@@ -131,6 +137,17 @@ impl Writer {
     pub async fn audit(&self, draft: AuditDraft) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
         self.enqueue(Job::Audit { draft, reply })?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    /// Records a reviewer's decision (see `store::review::apply`) and waits for the commit.
+    pub async fn review(&self, request: ReviewRequest) -> Result<ReviewOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(Job::Review {
+            request: Box::new(request),
+            reply,
+        })?;
         rx.await
             .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
     }
@@ -210,7 +227,17 @@ fn answer(batch: Vec<Job>, results: Vec<Result<Done, StoreError>>) {
             Job::Submission { reply, .. } => {
                 let _ = reply.send(result.and_then(|d| match d {
                     Done::Submission(outcome) => Ok(outcome),
-                    Done::Audit => Err(StoreError::Unavailable("internal mix-up".into())),
+                    Done::Audit | Done::Review(_) => {
+                        Err(StoreError::Unavailable("internal mix-up".into()))
+                    }
+                }));
+            }
+            Job::Review { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Review(outcome) => Ok(outcome),
+                    Done::Audit | Done::Submission(_) => {
+                        Err(StoreError::Unavailable("internal mix-up".into()))
+                    }
                 }));
             }
             Job::Audit { reply, .. } => {
@@ -229,7 +256,7 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
             .iter()
             .filter_map(|j| match j {
                 Job::Submission { row, .. } => Some(row.requester_id.as_str()),
-                Job::Audit { .. } => None,
+                Job::Audit { .. } | Job::Review { .. } => None,
             })
             .collect();
         let mut known = submissions::find_existing(c, &ids)?;
@@ -239,6 +266,9 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
                 Job::Audit { draft, .. } => {
                     cursor.append(c, draft, now)?;
                     Done::Audit
+                }
+                Job::Review { request, .. } => {
+                    Done::Review(review::apply(c, &mut cursor, request, now)?)
                 }
                 Job::Submission {
                     row,

@@ -66,6 +66,24 @@ pub struct TestApp {
 /// The test data key (base64 of 32 bytes).
 pub const TEST_DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// Keys as the test apps use them (`t1` = TEST_DATA_KEY, also the search key), with another active key and
+/// extra keys when a test rotates.
+pub fn test_protection(active: &str, keys: &[(&str, &str)]) -> kyc_receiver::protect::Protection {
+    let storage = kyc_receiver::config::StorageSettings {
+        active_key_id: active.into(),
+        keys: keys
+            .iter()
+            .map(|(id, key)| kyc_receiver::config::DataKeySettings {
+                id: (*id).into(),
+                key: (*key).into(),
+            })
+            .collect(),
+        search_key: Some(TEST_DATA_KEY.into()),
+        ..Default::default()
+    };
+    kyc_receiver::protect::Protection::from_settings(&storage).expect("protection")
+}
+
 /// Test clients: (client_id, secret, scopes).
 pub const UPSTREAM: (&str, &str, &str) = (
     "upstream",
@@ -382,7 +400,7 @@ impl log::Log for Capture {
 
 /// Everything submitted in tests that must never reach a log line: names, document numbers and birth dates
 /// of every fixture, fragments of every image, the test clients' secrets (tokens are added as issued).
-fn forbidden_values() -> Vec<String> {
+pub fn forbidden_values() -> Vec<String> {
     let mut values: Vec<String> = [UPSTREAM.1, AUDITOR.1, DPO.1, TEST_DATA_KEY]
         .map(str::to_string)
         .to_vec();

@@ -1,25 +1,6 @@
 use crate::both_backends;
 use crate::helpers::{TestApp, captured_logs, fixture, fixture_json};
 
-/// Personal values from the fixtures that must never show up in a response or a log line.
-fn personal_values() -> Vec<String> {
-    let mut values = Vec::new();
-    for name in [
-        "ditto-v3-small.json",
-        "ditto-v3-rejectable.json",
-        "ditto-v3-full.json",
-    ] {
-        let v = fixture_json(name);
-        let data = &v["kyc_info"]["document"]["identity_data"];
-        for key in ["Given name", "Surname", "Document number", "Date of birth"] {
-            if let Some(s) = data[key].as_str() {
-                values.push(s.to_string());
-            }
-        }
-    }
-    values
-}
-
 async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp) {
     let mut bodies = Vec::new();
     for name in [
@@ -60,7 +41,7 @@ async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp
         logs.iter().any(|l| l.contains("route=/kyc")),
         "request log lines are captured"
     );
-    for value in personal_values() {
+    for value in crate::helpers::forbidden_values() {
         for body in &bodies {
             assert!(!body.contains(&value), "response contains {value}: {body}");
         }
@@ -72,16 +53,7 @@ async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp
 both_backends!(names_and_document_numbers_never_leave_in_answers_or_logs);
 
 fn protection() -> kyc_receiver::protect::Protection {
-    let storage = kyc_receiver::config::StorageSettings {
-        active_key_id: "t1".into(),
-        keys: vec![kyc_receiver::config::DataKeySettings {
-            id: "t1".into(),
-            key: crate::helpers::TEST_DATA_KEY.into(),
-        }],
-        search_key: Some(crate::helpers::TEST_DATA_KEY.into()),
-        ..Default::default()
-    };
-    kyc_receiver::protect::Protection::from_settings(&storage).expect("protection")
+    crate::helpers::test_protection("t1", &[("t1", crate::helpers::TEST_DATA_KEY)])
 }
 
 async fn images_and_personal_fields_are_sealed_at_rest(app: &TestApp) {

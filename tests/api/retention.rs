@@ -5,23 +5,12 @@ use chrono::{Duration, Utc};
 use diesel::connection::SimpleConnection;
 
 use crate::both_backends;
-use crate::helpers::{TEST_DATA_KEY, TestApp, fixture};
+use crate::helpers::{TEST_DATA_KEY, TestApp, fixture, test_protection};
 use kyc_receiver::audit;
 use kyc_receiver::store::retention::{RetentionPolicy, run};
 
 fn checkpoint_key() -> [u8; 32] {
-    let storage = kyc_receiver::config::StorageSettings {
-        active_key_id: "t1".into(),
-        keys: vec![kyc_receiver::config::DataKeySettings {
-            id: "t1".into(),
-            key: TEST_DATA_KEY.into(),
-        }],
-        search_key: Some(TEST_DATA_KEY.into()),
-        ..Default::default()
-    };
-    kyc_receiver::protect::Protection::from_settings(&storage)
-        .expect("protection")
-        .checkpoint_key()
+    test_protection("t1", &[("t1", TEST_DATA_KEY)]).checkpoint_key()
 }
 
 fn policy(images: u32, records: u32, audit: u32) -> RetentionPolicy {
@@ -146,22 +135,6 @@ async fn expired_data_goes_in_audited_batches_and_the_chain_still_verifies(app: 
 }
 both_backends!(expired_data_goes_in_audited_batches_and_the_chain_still_verifies);
 
-fn protection_with(active: &str, keys: &[(&str, &str)]) -> kyc_receiver::protect::Protection {
-    let storage = kyc_receiver::config::StorageSettings {
-        active_key_id: active.into(),
-        keys: keys
-            .iter()
-            .map(|(id, key)| kyc_receiver::config::DataKeySettings {
-                id: (*id).into(),
-                key: (*key).into(),
-            })
-            .collect(),
-        search_key: Some(TEST_DATA_KEY.into()),
-        ..Default::default()
-    };
-    kyc_receiver::protect::Protection::from_settings(&storage).expect("protection")
-}
-
 async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
     use kyc_receiver::store::{images, submissions};
     let answer: serde_json::Value = app
@@ -175,7 +148,7 @@ async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
         .expect("ref")
         .to_string();
     let new_key = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A=";
-    let both = protection_with("t2", &[("t2", new_key), ("t1", TEST_DATA_KEY)]);
+    let both = test_protection("t2", &[("t2", new_key), ("t1", TEST_DATA_KEY)]);
     let mut db = app.db();
     // Batch size 1 with one image already done would be a resumed run; the result is the same.
     let report = kyc_receiver::protect::rotate::rotate_data(&mut db, &both, 1).expect("rotate");
@@ -183,7 +156,7 @@ async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
     let again = kyc_receiver::protect::rotate::rotate_data(&mut db, &both, 1).expect("resume");
     assert_eq!((again.images, again.records, again.batches), (0, 0, 0));
 
-    let only_new = protection_with("t2", &[("t2", new_key)]);
+    let only_new = test_protection("t2", &[("t2", new_key)]);
     for (kind, _, _) in images::kinds(&mut db, &reference).expect("kinds") {
         let row = images::find(&mut db, &reference, &kind)
             .expect("q")

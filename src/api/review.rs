@@ -1,0 +1,146 @@
+//! `POST /v1/submissions/{reference}/review` (`kyc:review`): a reviewer resolves a `pending_review` case as
+//! approved or rejected with a note. The writer records the review, the new status and content hash, and the
+//! `submission_reviewed` audit event in one transaction (`store::review`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::authorize;
+use super::body::read_limited;
+use super::reads::log_client;
+use super::submit::store_error;
+use crate::auth::scopes;
+use crate::error::ApiError;
+use crate::records::ReviewView;
+use crate::store::audit_log::format_timestamp;
+use crate::store::review::{DECISIONS, ReviewOutcome, ReviewRequest};
+
+/// Largest review body.
+const MAX_REVIEW_BODY: usize = 16 * 1024;
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+/// A reviewer's decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// `approved` or `rejected`.
+    #[schema(example = "approved")]
+    pub decision: String,
+    /// Why (1 to 4000 characters). Shown to readers with `kyc:read_pii` only; the audit event keeps its
+    /// SHA-256.
+    #[schema(example = "Chip read failed; document checked by video call")]
+    pub note: String,
+}
+
+/// The recorded review.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewAnswer {
+    /// The record.
+    pub reference: String,
+    /// Its new status.
+    pub status: String,
+    /// The review.
+    pub review: ReviewView,
+}
+
+/// Resolves a pending case.
+#[utoipa::path(post, path = "/v1/submissions/{reference}/review", tag = "review",
+    params(("reference" = String, Path, description = "The record's reference")),
+    request_body(content = ReviewBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded", body = ReviewAnswer),
+        (status = 400, description = "`invalid_json`", body = super::openapi::ErrorBody),
+        (status = 401, description = "`invalid_token`", body = super::openapi::ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`not_pending_review`, or `integrity_check_failed` when the stored record no longer matches its hash", body = super::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`invalid_payload` (names the field)", body = super::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::openapi::ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:review"]), ("bearer" = [])))]
+pub async fn review(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authorize(&req, &state, scopes::KYC_REVIEW).await?;
+    log_client(&req, &principal);
+    let body = read_limited(&req, payload, MAX_REVIEW_BODY).await?;
+    let body = parse_body(&body)?;
+    let request = ReviewRequest {
+        reference: path.into_inner(),
+        reviewer: principal.client_id.clone(),
+        decision: body.decision,
+        note: body.note.trim().to_string(),
+    };
+    let outcome = state.writer.review(request).await.map_err(store_error)?;
+    match outcome {
+        ReviewOutcome::Reviewed(review) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(ReviewAnswer {
+                reference: review.reference.clone(),
+                status: review.decision.clone(),
+                review: ReviewView {
+                    created_at: format_timestamp(review.created_at),
+                    id: review.id,
+                    reviewer: review.reviewer,
+                    decision: review.decision,
+                    note: review.note,
+                },
+            })),
+        ReviewOutcome::NotFound => Err(ApiError::NotFound),
+        ReviewOutcome::NotPending { status } => Err(ApiError::NotPendingReview { status }),
+        ReviewOutcome::IntegrityMismatch => Err(ApiError::IntegrityCheckFailed),
+    }
+}
+
+fn parse_body(bytes: &[u8]) -> Result<ReviewBody, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("the body is not JSON: {e}")))?;
+    let invalid = |path: &str, message: &str| ApiError::InvalidPayload {
+        path: path.into(),
+        message: message.into(),
+    };
+    let body: ReviewBody = serde_json::from_value(value).map_err(|e| {
+        invalid(
+            "$",
+            &format!("expected {{\"decision\": …, \"note\": …}} ({e})"),
+        )
+    })?;
+    if !DECISIONS.contains(&body.decision.as_str()) {
+        return Err(invalid("decision", "must be \"approved\" or \"rejected\""));
+    }
+    let note_chars = body.note.trim().chars().count();
+    if note_chars == 0 || note_chars > MAX_NOTE_CHARS {
+        return Err(invalid("note", "must be 1 to 4000 characters"));
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_checked_field_by_field() {
+        assert!(parse_body(br#"{"decision":"approved","note":"ok"}"#).is_ok());
+        let path = |b: &[u8]| match parse_body(b) {
+            Err(ApiError::InvalidPayload { path, .. }) => path,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(path(br#"{"decision":"maybe","note":"x"}"#), "decision");
+        assert_eq!(path(br#"{"decision":"rejected","note":"  "}"#), "note");
+        assert_eq!(path(br#"{"decision":"rejected"}"#), "$");
+        assert_eq!(
+            path(br#"{"decision":"rejected","note":"x","extra":1}"#),
+            "$"
+        );
+        assert!(matches!(parse_body(b"{"), Err(ApiError::InvalidJson(_))));
+    }
+}

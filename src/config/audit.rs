@@ -1,0 +1,74 @@
+//! `[audit]`: rules for reads of personal data. Reads `audit.require_purpose`.
+
+use serde::Deserialize;
+
+/// Longest `purpose` text accepted with a read of personal data or images.
+pub const MAX_PURPOSE_LEN: usize = 200;
+
+/// `[audit]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Refuse reads of personal data or images (HTTP and CLI) that do not say why (`purpose`).
+    pub require_purpose: bool,
+}
+
+/// Why a `purpose` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PurposeError {
+    /// `audit.require_purpose` is on and none was given.
+    #[error(
+        "a `purpose` is required to read personal data or images (audit.require_purpose = true)"
+    )]
+    Missing,
+    /// Too long or with control characters.
+    #[error("`purpose` must be at most {MAX_PURPOSE_LEN} characters of printable text")]
+    Invalid,
+}
+
+impl AuditSettings {
+    /// Checks the purpose of a read of personal data or images; returns it trimmed (`None` when absent and
+    /// allowed).
+    pub fn check_purpose(&self, purpose: Option<&str>) -> Result<Option<String>, PurposeError> {
+        let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
+        match purpose {
+            None if self.require_purpose => Err(PurposeError::Missing),
+            None => Ok(None),
+            Some(p) if p.chars().count() > MAX_PURPOSE_LEN || p.chars().any(char::is_control) => {
+                Err(PurposeError::Invalid)
+            }
+            Some(p) => Ok(Some(p.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purpose_is_optional_unless_required() {
+        let relaxed = AuditSettings::default();
+        assert_eq!(relaxed.check_purpose(None), Ok(None));
+        assert_eq!(relaxed.check_purpose(Some("  ")), Ok(None));
+        let strict = AuditSettings {
+            require_purpose: true,
+        };
+        assert_eq!(strict.check_purpose(None), Err(PurposeError::Missing));
+        assert_eq!(strict.check_purpose(Some(" ")), Err(PurposeError::Missing));
+        assert_eq!(
+            strict.check_purpose(Some(" case 42 ")),
+            Ok(Some("case 42".into()))
+        );
+    }
+
+    #[test]
+    fn overlong_or_control_purposes_are_refused() {
+        let s = AuditSettings::default();
+        assert_eq!(
+            s.check_purpose(Some(&"x".repeat(MAX_PURPOSE_LEN + 1))),
+            Err(PurposeError::Invalid)
+        );
+        assert_eq!(s.check_purpose(Some("a\nb")), Err(PurposeError::Invalid));
+    }
+}

@@ -1,0 +1,300 @@
+//! What auditors read, for the HTTP API and the operator CLI alike: filters and opaque cursors
+//! ([`FilterParams`], [`Cursor`]), the wire views of stored records with personal fields masked unless the
+//! reader may see them ([`view`]), and the page-at-a-time CSV/JSON Lines export ([`export`]). Reads no
+//! configuration; callers pass the [`crate::protect::Protection`] built from `[storage]`.
+
+pub mod export;
+pub mod view;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::store::listing::{AuditFilter, Position, SubmissionFilter};
+
+pub use view::{
+    AuditEventView, ImageInfo, ReviewView, SubmissionDetail, SubmissionSummary, load_detail,
+    summarize,
+};
+
+/// Default page size of `GET /v1/submissions` and `GET /v1/audit/events`.
+pub const DEFAULT_LIMIT: i64 = 100;
+/// Largest page size.
+pub const MAX_LIMIT: i64 = 500;
+
+/// The decisions and statuses a record can have.
+pub const STATUSES: [&str; 3] = ["approved", "rejected", "pending_review"];
+
+/// A filter, limit or cursor that cannot be used; the message names the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(pub String);
+
+/// Filters of the submission list and export, as given (query string or command line).
+#[derive(Debug, Clone, Default, clap::Args, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterParams {
+    /// Only records received at or after this instant (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records received before this instant (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this upstream user id (exact).
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// Only this automatic decision: approved, rejected or pending_review.
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// Only this current status: approved, rejected or pending_review.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this document status as sent (e.g. OK).
+    #[arg(long)]
+    pub document_status: Option<String>,
+    /// Only records carrying this reason code (e.g. face_mismatch).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+impl FilterParams {
+    /// The query parameter names.
+    pub const NAMES: [&'static str; 7] = [
+        "since",
+        "until",
+        "user_id",
+        "decision",
+        "status",
+        "document_status",
+        "reason",
+    ];
+
+    /// Takes the filter parameters out of name/value pairs.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> FilterParams {
+        FilterParams {
+            since: get("since"),
+            until: get("until"),
+            user_id: get("user_id"),
+            decision: get("decision"),
+            status: get("status"),
+            document_status: get("document_status"),
+            reason: get("reason"),
+        }
+    }
+
+    /// Checks every value and builds the store filter.
+    pub fn parse(&self) -> Result<SubmissionFilter, QueryError> {
+        let filter = SubmissionFilter {
+            since: self
+                .since
+                .as_deref()
+                .map(|t| instant("since", t))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| instant("until", t))
+                .transpose()?,
+            user_id: text("user_id", self.user_id.as_deref(), 256)?,
+            decision: one_of("decision", self.decision.as_deref())?,
+            status: one_of("status", self.status.as_deref())?,
+            document_status: text("document_status", self.document_status.as_deref(), 64)?,
+            reason: code("reason", self.reason.as_deref())?,
+        };
+        if let (Some(since), Some(until)) = (filter.since, filter.until)
+            && since >= until
+        {
+            return Err(QueryError("`since` must be before `until`".into()));
+        }
+        Ok(filter)
+    }
+}
+
+/// Filters of the audit trail, as given.
+#[derive(Debug, Clone, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilterParams {
+    /// Only events at or after this instant (RFC 3339).
+    pub since: Option<String>,
+    /// Only events before this instant (RFC 3339).
+    pub until: Option<String>,
+    /// Only this event kind (e.g. submission_stored, submission_reviewed, personal_data_read, image_read).
+    pub kind: Option<String>,
+    /// Only events about this submission reference.
+    pub reference: Option<String>,
+    /// Only events caused by this client id.
+    pub actor: Option<String>,
+}
+
+impl AuditFilterParams {
+    /// The query parameter names.
+    pub const NAMES: [&'static str; 5] = ["since", "until", "kind", "reference", "actor"];
+
+    /// Takes the filter parameters out of name/value pairs.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> AuditFilterParams {
+        AuditFilterParams {
+            since: get("since"),
+            until: get("until"),
+            kind: get("kind"),
+            reference: get("reference"),
+            actor: get("actor"),
+        }
+    }
+
+    /// Checks every value and builds the store filter.
+    pub fn parse(&self) -> Result<AuditFilter, QueryError> {
+        Ok(AuditFilter {
+            since: self
+                .since
+                .as_deref()
+                .map(|t| instant("since", t))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| instant("until", t))
+                .transpose()?,
+            kind: code("kind", self.kind.as_deref())?,
+            reference: text("reference", self.reference.as_deref(), 128)?,
+            actor: text("actor", self.actor.as_deref(), 256)?,
+        })
+    }
+}
+
+/// A page size: default [`DEFAULT_LIMIT`], between 1 and [`MAX_LIMIT`].
+pub fn parse_limit(limit: Option<&str>) -> Result<i64, QueryError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(QueryError(format!(
+                "`limit` must be a whole number from 1 to {MAX_LIMIT}"
+            ))),
+        },
+    }
+}
+
+/// Where the next page of a submission traversal starts. Opaque to clients: base64url of
+/// `s1.<mark>.<received_at µs>.<reference>`; the mark pins the traversal (see `store::listing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The audit chain head when the traversal started.
+    pub mark: i64,
+    /// The last row returned.
+    pub after: Position,
+}
+
+impl Cursor {
+    /// The opaque text form.
+    pub fn encode(&self) -> String {
+        let micros = self.after.received_at.and_utc().timestamp_micros();
+        URL_SAFE_NO_PAD.encode(format!(
+            "s1.{}.{micros}.{}",
+            self.mark, self.after.reference
+        ))
+    }
+
+    /// Reads a cursor made by [`Cursor::encode`].
+    pub fn decode(text: &str) -> Result<Cursor, QueryError> {
+        let bad = || QueryError("`cursor` is not a cursor this service returned".into());
+        let raw = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let mut parts = raw.splitn(4, '.');
+        let (Some("s1"), Some(mark), Some(micros), Some(reference)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let mark = mark.parse::<i64>().map_err(|_| bad())?;
+        let micros = micros.parse::<i64>().map_err(|_| bad())?;
+        let received_at = DateTime::<Utc>::from_timestamp_micros(micros)
+            .ok_or_else(bad)?
+            .naive_utc();
+        if reference.is_empty() || mark < 0 {
+            return Err(bad());
+        }
+        Ok(Cursor {
+            mark,
+            after: Position {
+                received_at,
+                reference: reference.to_string(),
+            },
+        })
+    }
+}
+
+/// Opaque cursor of the audit trail: base64url of `a1.<last seq>`.
+pub fn encode_audit_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("a1.{seq}"))
+}
+
+/// Reads an audit cursor; returns the last sequence number seen.
+pub fn decode_audit_cursor(text: &str) -> Result<i64, QueryError> {
+    let bad = || QueryError("`cursor` is not a cursor this service returned".into());
+    let raw = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+    std::str::from_utf8(&raw)
+        .ok()
+        .and_then(|s| s.strip_prefix("a1."))
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(bad)
+}
+
+/// RFC 3339 with an offset, as UTC. A `+` decoded to a space by form encoding is put back.
+fn instant(name: &str, text: &str) -> Result<NaiveDateTime, QueryError> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|e| match text.rsplit_once(' ') {
+            Some((date, offset)) => DateTime::parse_from_rfc3339(&format!("{date}+{offset}")),
+            None => Err(e),
+        })
+        .map(|t| t.with_timezone(&Utc).naive_utc())
+        .map_err(|_| {
+            QueryError(format!(
+                "`{name}` must be an RFC 3339 instant, e.g. 2026-11-01T00:00:00Z"
+            ))
+        })
+}
+
+fn text(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, QueryError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) => {
+            Err(QueryError(format!(
+                "`{name}` must be 1 to {max} printable characters"
+            )))
+        }
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
+fn one_of(name: &str, value: Option<&str>) -> Result<Option<String>, QueryError> {
+    match value {
+        None => Ok(None),
+        Some(v) if STATUSES.contains(&v) => Ok(Some(v.to_string())),
+        Some(_) => Err(QueryError(format!(
+            "`{name}` must be one of {}",
+            STATUSES.join(", ")
+        ))),
+    }
+}
+
+fn code(name: &str, value: Option<&str>) -> Result<Option<String>, QueryError> {
+    match value {
+        None => Ok(None),
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b)) =>
+        {
+            Ok(Some(v.to_string()))
+        }
+        Some(_) => Err(QueryError(format!(
+            "`{name}` must be a code of letters, digits, `_`, `.`, `:` or `-`"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

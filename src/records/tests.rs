@@ -1,0 +1,80 @@
+use super::*;
+
+fn params(pairs: &[(&str, &str)]) -> FilterParams {
+    FilterParams::from_lookup(|k| {
+        pairs
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    })
+}
+
+#[test]
+fn filters_parse_and_name_the_bad_parameter() {
+    let f = params(&[
+        ("since", "2026-11-01T00:00:00+01:00"),
+        ("status", "pending_review"),
+        ("reason", "face_mismatch"),
+    ])
+    .parse()
+    .unwrap();
+    assert_eq!(
+        f.since.unwrap().to_string(),
+        "2026-10-31 23:00:00",
+        "offsets are turned into UTC"
+    );
+    assert_eq!(f.status.as_deref(), Some("pending_review"));
+    for (name, value) in [
+        ("since", "yesterday"),
+        ("decision", "maybe"),
+        ("reason", "a b"),
+        ("user_id", ""),
+    ] {
+        let err = params(&[(name, value)]).parse().unwrap_err();
+        assert!(err.0.contains(name), "{err}");
+    }
+    let err = params(&[
+        ("since", "2026-11-02T00:00:00Z"),
+        ("until", "2026-11-01T00:00:00Z"),
+    ])
+    .parse()
+    .unwrap_err();
+    assert!(err.0.contains("before"), "{err}");
+}
+
+#[test]
+fn a_plus_turned_into_a_space_by_form_decoding_is_accepted() {
+    let f = params(&[("until", "2026-11-01T00:00:00 02:00")])
+        .parse()
+        .unwrap();
+    assert_eq!(f.until.unwrap().to_string(), "2026-10-31 22:00:00");
+}
+
+#[test]
+fn cursors_round_trip_and_forgeries_are_refused() {
+    let cursor = Cursor {
+        mark: 42,
+        after: Position {
+            received_at: "2026-11-22T10:00:00.123456Z"
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+                .naive_utc(),
+            reference: "KYC-0192abc".into(),
+        },
+    };
+    assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+    for bad in ["", "!!!", "czEuMS4y", &URL_SAFE_NO_PAD.encode("s1.x.1.KYC")] {
+        assert!(Cursor::decode(bad).is_err(), "{bad}");
+    }
+    assert_eq!(decode_audit_cursor(&encode_audit_cursor(7)).unwrap(), 7);
+    assert!(decode_audit_cursor(&cursor.encode()).is_err());
+}
+
+#[test]
+fn limits_are_bounded() {
+    assert_eq!(parse_limit(None).unwrap(), DEFAULT_LIMIT);
+    assert_eq!(parse_limit(Some("500")).unwrap(), 500);
+    for bad in ["0", "501", "-1", "ten"] {
+        assert!(parse_limit(Some(bad)).is_err(), "{bad}");
+    }
+}

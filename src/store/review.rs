@@ -1,0 +1,137 @@
+//! Reviewer decisions on `pending_review` submissions. [`apply`] runs inside a writer transaction that holds
+//! the audit chain lock: it inserts the `reviews` row, moves the submission's `status`, recomputes its
+//! `content_hash`, and appends the `submission_reviewed` event — all or nothing. The lock serialises reviews
+//! across writer threads and instances, so of two concurrent reviews of one case exactly one wins.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::audit_log::{AuditDraft, ChainCursor, truncate_to_micros};
+use super::{DbConnection, reviews, submissions, submissions_table};
+
+/// The status a case must have to be reviewed.
+pub const PENDING: &str = "pending_review";
+
+/// The decisions a reviewer may take.
+pub const DECISIONS: [&str; 2] = ["approved", "rejected"];
+
+/// One stored review.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = reviews)]
+pub struct ReviewRow {
+    /// Review id (UUID v7).
+    pub id: String,
+    /// The submission reviewed.
+    pub reference: String,
+    /// The reviewer's client id.
+    pub reviewer: String,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    /// The reviewer's note (free text; kept out of audit events, which carry its SHA-256 instead).
+    pub note: String,
+    /// When it was recorded (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A review to record.
+#[derive(Debug, Clone)]
+pub struct ReviewRequest {
+    /// The submission.
+    pub reference: String,
+    /// The reviewer's client id.
+    pub reviewer: String,
+    /// `approved` or `rejected` (checked by the caller).
+    pub decision: String,
+    /// The note.
+    pub note: String,
+}
+
+/// What became of a review request.
+#[derive(Debug, Clone)]
+pub enum ReviewOutcome {
+    /// Recorded; the case now has the review's decision as its status.
+    Reviewed(ReviewRow),
+    /// No submission with this reference.
+    NotFound,
+    /// The case is not pending review (already resolved, or decided automatically).
+    NotPending {
+        /// Its current status.
+        status: String,
+    },
+    /// The stored row no longer matches its `content_hash`; reviewing it would launder the change.
+    IntegrityMismatch,
+}
+
+/// The reviews of one submission, oldest first.
+pub fn list(conn: &mut DbConnection, reference: &str) -> QueryResult<Vec<ReviewRow>> {
+    reviews::table
+        .filter(reviews::reference.eq(reference))
+        .order((reviews::created_at, reviews::id))
+        .select(ReviewRow::as_select())
+        .load(conn)
+}
+
+/// Records a review. Call inside a transaction that holds `cursor` (see the module comment).
+pub fn apply(
+    conn: &mut DbConnection,
+    cursor: &mut ChainCursor,
+    request: &ReviewRequest,
+    now: NaiveDateTime,
+) -> QueryResult<ReviewOutcome> {
+    let Some(mut row) = submissions::find(conn, &request.reference)? else {
+        return Ok(ReviewOutcome::NotFound);
+    };
+    if row.status != PENDING {
+        return Ok(ReviewOutcome::NotPending { status: row.status });
+    }
+    if row.compute_content_hash() != row.content_hash {
+        return Ok(ReviewOutcome::IntegrityMismatch);
+    }
+    let review = ReviewRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        reference: row.reference.clone(),
+        reviewer: request.reviewer.clone(),
+        decision: request.decision.clone(),
+        note: request.note.clone(),
+        created_at: truncate_to_micros(now),
+    };
+    diesel::insert_into(reviews::table)
+        .values(&review)
+        .execute(conn)?;
+    row.status = request.decision.clone();
+    row.content_hash = row.compute_content_hash();
+    let updated = diesel::update(
+        submissions_table::table
+            .find(&row.reference)
+            .filter(submissions_table::status.eq(PENDING)),
+    )
+    .set((
+        submissions_table::status.eq(&row.status),
+        submissions_table::content_hash.eq(&row.content_hash),
+    ))
+    .execute(conn)?;
+    if updated != 1 {
+        // Cannot happen under the chain lock; refuse rather than record a review that changed nothing.
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    cursor.append(
+        conn,
+        &AuditDraft {
+            kind: "submission_reviewed".into(),
+            actor: Some(request.reviewer.clone()),
+            reference: Some(row.reference.clone()),
+            requester_id: Some(row.requester_id.clone()),
+            details: json!({
+                "review_id": review.id,
+                "from": PENDING,
+                "to": row.status,
+                "note_sha256": hex::encode(Sha256::digest(review.note.as_bytes())),
+                "content_hash": row.content_hash,
+            }),
+        },
+        now,
+    )?;
+    Ok(ReviewOutcome::Reviewed(review))
+}

@@ -14,9 +14,9 @@ use super::reads::{audit_read, log_client, purpose, query_params, with_db};
 use crate::auth::scopes;
 use crate::error::ApiError;
 use crate::records::{
-    Cursor, FilterParams, SubmissionDetail, SubmissionSummary, load_detail, parse_limit, summarize,
+    Cursor, FilterParams, SubmissionDetail, SubmissionSummary, load_detail, parse_limit,
 };
-use crate::store::{images, listing};
+use crate::store::images;
 
 /// A page of records.
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,32 +83,14 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     };
     let protection = state.protection.clone();
     let (items, next_cursor) = with_db(&state, move |conn| {
-        let mark = match &cursor {
-            Some(c) => c.mark,
-            None => listing::snapshot_mark(conn)?,
-        };
-        let rows = listing::page(
+        Ok(crate::records::summary_page(
             conn,
             &filter,
-            mark,
-            cursor.as_ref().map(|c| &c.after),
+            cursor.as_ref(),
             limit,
-        )?;
-        let next = match rows.last() {
-            Some(last) if rows.len() as i64 == limit => Some(
-                Cursor {
-                    mark,
-                    after: listing::Position::of(last),
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
-        let items = rows
-            .iter()
-            .map(|r| summarize(r, &protection, unmask))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((items, next))
+            &protection,
+            unmask,
+        )?)
     })
     .await?;
     if unmask && !items.is_empty() {

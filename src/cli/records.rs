@@ -12,11 +12,9 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::protect::Protection;
 use crate::records::export::{Exporter, Format, csv_header, csv_record};
-use crate::records::{
-    Cursor, FilterParams, SubmissionSummary, load_detail, parse_limit, summarize,
-};
+use crate::records::{Cursor, FilterParams, SubmissionSummary, load_detail, parse_limit};
 use crate::store::audit_log::{AuditDraft, append_alone};
-use crate::store::{self, DbConnection, listing};
+use crate::store::{self, listing};
 
 /// `records …`
 #[derive(Debug, Subcommand)]
@@ -183,34 +181,15 @@ fn list(
         .map(Cursor::decode)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let conn: &mut DbConnection = &mut ctx.conn;
-    let mark = match &cursor {
-        Some(c) => c.mark,
-        None => listing::snapshot_mark(conn).map_err(db_error)?,
-    };
-    let rows = listing::page(
-        conn,
+    let (items, next) = crate::records::summary_page(
+        &mut ctx.conn,
         &filter,
-        mark,
-        cursor.as_ref().map(|c| &c.after),
+        cursor.as_ref(),
         limit,
+        &ctx.protection,
+        access.pii,
     )
-    .map_err(db_error)?;
-    let next = match rows.last() {
-        Some(last) if rows.len() as i64 == limit => Some(
-            Cursor {
-                mark,
-                after: listing::Position::of(last),
-            }
-            .encode(),
-        ),
-        _ => None,
-    };
-    let items = rows
-        .iter()
-        .map(|r| summarize(r, &ctx.protection, access.pii))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?;
     if !items.is_empty() {
         let references: Vec<&str> = items.iter().map(|i| i.reference.as_str()).collect();
         let details = json!({"endpoint": "list", "count": items.len(), "references": references});

@@ -13,9 +13,42 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crate::store::listing::{AuditFilter, Position, SubmissionFilter};
 
 pub use view::{
-    AuditEventView, ImageInfo, ReviewView, SubmissionDetail, SubmissionSummary, load_detail,
-    summarize,
+    AuditEventView, ImageInfo, RecordsError, ReviewView, SubmissionDetail, SubmissionSummary,
+    load_detail, summarize,
 };
+
+/// One page of the list view: rows after `cursor` (or from a fresh snapshot of the audit chain head), each
+/// summarised and masked unless `unmask`, and the cursor of the next page (`None` at the end). Shared by
+/// `GET /v1/submissions` and `kyc-receiver records list`.
+pub fn summary_page(
+    conn: &mut crate::store::DbConnection,
+    filter: &SubmissionFilter,
+    cursor: Option<&Cursor>,
+    limit: i64,
+    protection: &crate::protect::Protection,
+    unmask: bool,
+) -> Result<(Vec<SubmissionSummary>, Option<String>), RecordsError> {
+    let mark = match cursor {
+        Some(c) => c.mark,
+        None => crate::store::listing::snapshot_mark(conn)?,
+    };
+    let rows = crate::store::listing::page(conn, filter, mark, cursor.map(|c| &c.after), limit)?;
+    let next = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => Some(
+            Cursor {
+                mark,
+                after: Position::of(last),
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(|r| summarize(r, protection, unmask))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, next))
+}
 
 /// Default page size of `GET /v1/submissions` and `GET /v1/audit/events`.
 pub const DEFAULT_LIMIT: i64 = 100;

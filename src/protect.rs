@@ -205,26 +205,29 @@ impl Protection {
         Ok(fields)
     }
 
+    /// HMAC-SHA256 under the search key over `parts` in order. The key is always 32 bytes, which HMAC
+    /// accepts, so the constructor cannot fail; the zero fallback only satisfies the type.
+    fn search_hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
+            for part in parts {
+                mac.update(part);
+            }
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     /// The stable pseudonym that replaces an erased user id: keyed, so it cannot be reversed by guessing ids
     /// without the search key, and the same for every erasure of that subject.
     pub fn subject_pseudonym(&self, user_id: &str) -> String {
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
-            Ok(mac) => mac,
-            Err(_) => return "erased".into(),
-        };
-        mac.update(b"subject:");
-        mac.update(user_id.as_bytes());
-        format!("erased-{}", &hex::encode(mac.finalize().into_bytes())[..24])
+        let mac = self.search_hmac(&[b"subject:", user_id.as_bytes()]);
+        format!("erased-{}", &hex::encode(mac)[..24])
     }
 
     /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).
     pub fn checkpoint_key(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
-            mac.update(b"kyc-receiver/audit-checkpoint/v1");
-            out.copy_from_slice(&mac.finalize().into_bytes());
-        }
-        out
+        self.search_hmac(&[b"kyc-receiver/audit-checkpoint/v1"])
     }
 
     /// HMAC-SHA256 (hex) of a document number, normalised to upper-case letters and digits.
@@ -234,13 +237,7 @@ impl Protection {
             .filter(|c| c.is_alphanumeric())
             .flat_map(char::to_uppercase)
             .collect();
-        // HMAC accepts keys of any length; 32 bytes cannot fail.
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
-            Ok(mac) => mac,
-            Err(_) => return String::new(),
-        };
-        mac.update(normalised.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        hex::encode(self.search_hmac(&[normalised.as_bytes()]))
     }
 }
 

@@ -84,7 +84,7 @@ fn seed(
                     protection,
                 )
                 .expect("prepare");
-                store::submissions::insert(c, &p.row)?;
+                store::submissions::insert(c, &[&p.row])?;
                 cursor.append(
                     c,
                     &AuditDraft {

@@ -27,7 +27,7 @@ pub struct AuditDraft {
 
 /// A stored audit event.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct AuditEvent {
     /// Position in the chain, from 1 without gaps.
     pub seq: i64,
@@ -75,6 +75,16 @@ impl ChainCursor {
         draft: &AuditDraft,
         now: NaiveDateTime,
     ) -> QueryResult<i64> {
+        let event = self.next_event(draft, now);
+        diesel::insert_into(audit_events::table)
+            .values(&event)
+            .execute(conn)?;
+        Ok(event.seq)
+    }
+
+    /// The next event of the chain, hashed, with the cursor moved past it; the caller inserts it (with others,
+    /// see [`insert_events`]) in the same transaction before [`ChainCursor::save`].
+    pub fn next_event(&mut self, draft: &AuditDraft, now: NaiveDateTime) -> AuditEvent {
         let mut event = AuditEvent {
             seq: self.seq + 1,
             occurred_at: truncate_to_micros(now),
@@ -87,12 +97,9 @@ impl ChainCursor {
             hash: String::new(),
         };
         event.hash = event_hash(&event);
-        diesel::insert_into(audit_events::table)
-            .values(&event)
-            .execute(conn)?;
         self.seq = event.seq;
-        self.hash = event.hash;
-        Ok(self.seq)
+        self.hash.clone_from(&event.hash);
+        event
     }
 
     /// Writes the new head back; call once before the transaction commits.
@@ -102,6 +109,14 @@ impl ChainCursor {
             .execute(conn)?;
         Ok(())
     }
+}
+
+/// Inserts events made by [`ChainCursor::next_event`], many rows per statement.
+pub fn insert_events(conn: &mut DbConnection, events: &[AuditEvent]) -> QueryResult<()> {
+    for chunk in events.chunks(super::ROWS_PER_INSERT) {
+        super::insert_many!(conn, audit_events::table, chunk)?;
+    }
+    Ok(())
 }
 
 /// SHA-256 (hex) of an event's canonical encoding: a JSON array of every column but `hash`, in column order,

@@ -6,7 +6,7 @@ use super::{DbConnection, submission_images};
 
 /// One sealed image as stored.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
-#[diesel(table_name = submission_images)]
+#[diesel(table_name = submission_images, treat_none_as_default_value = false)]
 pub struct ImageRow {
     /// The submission it belongs to.
     pub reference: String,
@@ -24,12 +24,11 @@ pub struct ImageRow {
     pub ciphertext: Vec<u8>,
 }
 
-/// Inserts images (inside the submission's transaction).
-pub fn insert(conn: &mut DbConnection, rows: &[ImageRow]) -> QueryResult<()> {
-    for row in rows {
-        diesel::insert_into(submission_images::table)
-            .values(row)
-            .execute(conn)?;
+/// Inserts images (inside the submission's transaction), a few per statement: each row is up to megabytes and
+/// the driver copies a statement's parameters once more.
+pub fn insert(conn: &mut DbConnection, rows: &[&ImageRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(8) {
+        super::insert_many!(conn, submission_images::table, chunk.to_vec())?;
     }
     Ok(())
 }

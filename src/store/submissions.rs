@@ -11,7 +11,7 @@ use super::{DbConnection, submissions_table as submissions};
 
 /// A submission ready to be stored: everything computed before the database is touched.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable, serde::Serialize)]
-#[diesel(table_name = submissions)]
+#[diesel(table_name = submissions, treat_none_as_default_value = false)]
 pub struct SubmissionRow {
     /// Our reference, returned to the upstream.
     pub reference: String,
@@ -141,12 +141,12 @@ pub fn find_existing(
         .collect())
 }
 
-/// Inserts one row.
-pub fn insert(conn: &mut DbConnection, row: &SubmissionRow) -> QueryResult<()> {
-    diesel::insert_into(submissions::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+/// Inserts rows, many per statement (one round trip per chunk instead of per row).
+pub fn insert(conn: &mut DbConnection, rows: &[&SubmissionRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::insert_many!(conn, submissions::table, chunk.to_vec())?;
+    }
+    Ok(())
 }
 
 /// Number of stored submissions (tests and metrics).

@@ -54,6 +54,9 @@ pub struct WriterLimits {
     pub batch_max_bytes: usize,
     /// Jobs queued before `submit` refuses with `Unavailable`.
     pub queue_depth: usize,
+    /// Run SQLite WAL checkpoints on a thread of their own this often (with a pool from
+    /// `store::make_service_pool`); `None` leaves them to SQLite.
+    pub checkpoint_every: Option<std::time::Duration>,
 }
 
 enum Job {
@@ -111,7 +114,18 @@ impl Writer {
                     .map_err(|e| log::error!("cannot start writer thread: {e}"))
                     .ok()
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut handles = handles;
+        if let Some(every) = limits.checkpoint_every {
+            let alive = tx.downgrade();
+            let spawned = std::thread::Builder::new()
+                .name("kyc-checkpoint".into())
+                .spawn(move || checkpoint_loop(&pool, &alive, every));
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => log::error!("cannot start the checkpoint thread: {e}"),
+            }
+        }
         (Writer { tx }, handles)
     }
 
@@ -162,6 +176,23 @@ impl Writer {
                 StoreError::Unavailable("writer stopped".into())
             }
         })
+    }
+}
+
+/// Checkpoints until the last [`Writer`] handle is gone.
+fn checkpoint_loop(pool: &Pool, alive: &mpsc::WeakSender<Job>, every: std::time::Duration) {
+    loop {
+        std::thread::sleep(every);
+        if alive.upgrade().is_none() {
+            return;
+        }
+        let result = pool
+            .get()
+            .map_err(StoreError::from)
+            .and_then(|mut c| super::checkpoint(&mut c));
+        if let Err(e) = result {
+            log::warn!("WAL checkpoint failed (retried in {every:?}): {e}");
+        }
     }
 }
 
@@ -260,14 +291,17 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
             })
             .collect();
         let mut known = submissions::find_existing(c, &ids)?;
+        let mut pending = Pending::default();
         let mut done = Vec::with_capacity(batch.len());
         for job in batch {
             done.push(match job {
                 Job::Audit { draft, .. } => {
-                    cursor.append(c, draft, now)?;
+                    pending.events.push(cursor.next_event(draft, now));
                     Done::Audit
                 }
                 Job::Review { request, .. } => {
+                    // A review reads the rows it changes: everything before it must be in the database.
+                    pending.flush(c)?;
                     Done::Review(review::apply(c, &mut cursor, request, now)?)
                 }
                 Job::Submission {
@@ -275,32 +309,56 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
                     images,
                     actor_details,
                     ..
-                } => Done::Submission(store_one(
-                    c,
+                } => Done::Submission(plan_one(
                     &mut cursor,
                     &mut known,
+                    &mut pending,
                     row,
                     images,
                     actor_details,
                     now,
-                )?),
+                )),
             });
         }
+        pending.flush(c)?;
         cursor.save(c)?;
         Ok(done)
     });
     result.map_err(StoreError::from)
 }
 
-fn store_one(
-    c: &mut DbConnection,
+/// Rows a batch decided to write, inserted many per statement: per-row round trips, not the commit, were
+/// what limited PostgreSQL.
+#[derive(Default)]
+struct Pending<'a> {
+    submissions: Vec<&'a SubmissionRow>,
+    images: Vec<&'a ImageRow>,
+    events: Vec<super::audit_log::AuditEvent>,
+}
+
+impl Pending<'_> {
+    fn flush(&mut self, c: &mut DbConnection) -> diesel::QueryResult<()> {
+        submissions::insert(c, &self.submissions)?;
+        super::images::insert(c, &self.images)?;
+        super::audit_log::insert_events(c, &self.events)?;
+        self.submissions.clear();
+        self.images.clear();
+        self.events.clear();
+        Ok(())
+    }
+}
+
+/// Decides a submission's outcome against what is stored and what this batch stored before it, and queues its
+/// rows and audit event.
+fn plan_one<'a>(
     cursor: &mut ChainCursor,
     known: &mut HashMap<String, Existing>,
-    row: &SubmissionRow,
-    images: &[ImageRow],
+    pending: &mut Pending<'a>,
+    row: &'a SubmissionRow,
+    images: &'a [ImageRow],
     details: &serde_json::Value,
     now: chrono::NaiveDateTime,
-) -> diesel::QueryResult<SubmitOutcome> {
+) -> SubmitOutcome {
     let draft = |kind: &str, reference: &str, details: serde_json::Value| AuditDraft {
         kind: kind.into(),
         actor: row.client_id.clone(),
@@ -311,25 +369,28 @@ fn store_one(
     if let Some(existing) = known.get(&row.requester_id) {
         let reference = existing.reference.clone();
         return if existing.payload_digest == row.payload_digest {
-            cursor.append(c, &draft("submission_replayed", &reference, json!({})), now)?;
-            Ok(SubmitOutcome::Replayed {
+            let event =
+                cursor.next_event(&draft("submission_replayed", &reference, json!({})), now);
+            pending.events.push(event);
+            SubmitOutcome::Replayed {
                 reference,
                 response_body: existing.response_body.clone(),
-            })
+            }
         } else {
             let facts =
                 json!({"stored_digest": existing.payload_digest, "new_digest": row.payload_digest});
-            cursor.append(c, &draft("duplicate_conflict", &reference, facts), now)?;
-            Ok(SubmitOutcome::Conflict { reference })
+            let event = cursor.next_event(&draft("duplicate_conflict", &reference, facts), now);
+            pending.events.push(event);
+            SubmitOutcome::Conflict { reference }
         };
     }
-    submissions::insert(c, row)?;
-    super::images::insert(c, images)?;
-    cursor.append(
-        c,
+    pending.submissions.push(row);
+    pending.images.extend(images);
+    let event = cursor.next_event(
         &draft("submission_stored", &row.reference, details.clone()),
         now,
-    )?;
+    );
+    pending.events.push(event);
     known.insert(
         row.requester_id.clone(),
         Existing {
@@ -338,8 +399,8 @@ fn store_one(
             response_body: row.response_body.clone(),
         },
     );
-    Ok(SubmitOutcome::Stored {
+    SubmitOutcome::Stored {
         reference: row.reference.clone(),
         response_body: row.response_body.clone(),
-    })
+    }
 }

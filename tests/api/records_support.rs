@@ -111,7 +111,7 @@ pub fn seed(app: &TestApp, n: usize, tag: &str) {
                 &protection,
             )
             .expect("prepare");
-            kyc_receiver::store::submissions::insert(c, &prepared.row)?;
+            kyc_receiver::store::submissions::insert(c, &[&prepared.row])?;
             cursor.append(
                 c,
                 &AuditDraft {

@@ -104,6 +104,42 @@ fn expired_token_is_refused() {
 }
 
 #[test]
+fn a_cached_token_is_refused_once_its_exp_has_passed() {
+    let pem = generate_signing_key_pem(SigningAlg::EdDsa).unwrap();
+    let clock = Arc::new(ManualClock::new(now() - 3600 - 120));
+    let issuer = issuer_with(SigningAlg::EdDsa, &pem, &settings(), clock);
+    let t = issuer.issue("ditto", &scopes(&["kyc:submit"])).unwrap();
+    // As if it had been verified while still valid: the cache alone must not keep it alive.
+    let digest: [u8; 32] = Sha256::digest(t.access_token.as_bytes()).into();
+    let principal = Principal {
+        client_id: "ditto".into(),
+        scopes: scopes(&["kyc:submit"]),
+        method: AuthMethod::Builtin,
+    };
+    let exp = now() - 120;
+    issuer
+        .verified
+        .lock()
+        .unwrap()
+        .insert(digest, (principal, exp));
+    assert_eq!(issuer.verify(&t.access_token), Err(AuthError::InvalidToken));
+}
+
+#[test]
+fn a_verified_token_is_answered_from_the_cache_and_a_forged_one_is_not() {
+    let pem = generate_signing_key_pem(SigningAlg::EdDsa).unwrap();
+    let issuer = issuer_with(SigningAlg::EdDsa, &pem, &settings(), Arc::new(SystemClock));
+    let t = issuer.issue("ditto", &scopes(&["kyc:submit"])).unwrap();
+    let first = issuer.verify(&t.access_token).unwrap();
+    assert_eq!(issuer.verified.lock().unwrap().len(), 1);
+    assert_eq!(issuer.verify(&t.access_token).unwrap(), first);
+    let mut forged = t.access_token.clone();
+    forged.push('A');
+    assert_eq!(issuer.verify(&forged), Err(AuthError::InvalidToken));
+    assert_eq!(issuer.verified.lock().unwrap().len(), 1);
+}
+
+#[test]
 fn tampered_signature_and_payload_are_refused() {
     let pem = generate_signing_key_pem(SigningAlg::EdDsa).unwrap();
     let issuer = issuer_with(SigningAlg::EdDsa, &pem, &settings(), Arc::new(SystemClock));

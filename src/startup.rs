@@ -93,7 +93,7 @@ impl Application {
         }
         reload_on_sighup(&mappings);
 
-        let (pool, url) = store::make_pool(&settings.database)?;
+        let (pool, url) = store::make_service_pool(&settings.database)?;
         let migrate_pool = pool.clone();
         let applied = tokio::task::spawn_blocking(move || {
             let mut conn = migrate_pool.get()?;
@@ -134,6 +134,12 @@ impl Application {
             rate_limiter: api::rate_limit::RateLimiter::new(settings.rate_limit.clone()),
             request_cipher: Arc::new(ciphers.request),
             response_cipher: Arc::new(ciphers.response),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                settings.server.inflight_body_bytes,
+            )),
+            cpu_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
         });
         let submit_path = settings.server.submit_path.clone();
         let token_path = settings.auth.token_path.clone();
@@ -277,16 +283,13 @@ fn reload_on_sighup(registry: &Arc<MappingRegistry>) {
 
 fn writer_limits(settings: &Settings, url: &DbUrl) -> WriterLimits {
     let db = &settings.database;
-    let threads = match (db.writers, url) {
-        (0, DbUrl::Sqlite(_)) => 1,
-        (0, DbUrl::Postgres(_)) => 4.min(db.pool_size.saturating_sub(1).max(1) as usize),
-        (n, _) => n,
-    };
+    let threads = db.writers.max(1);
     WriterLimits {
         threads,
         batch_max_rows: db.batch_max_rows,
         batch_max_bytes: db.batch_max_bytes,
         queue_depth: db.queue_depth,
+        checkpoint_every: matches!(url, DbUrl::Sqlite(_)).then(|| Duration::from_millis(500)),
     }
 }
 

@@ -1,10 +1,16 @@
 //! Reading the request body under the size limit. A declared `Content-Length` over the limit is refused before
 //! a byte is read; a chunked body is refused as soon as it passes the limit.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::{self, BytesMut};
 use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::ServerSettings;
 
 use crate::error::ApiError;
 
@@ -33,17 +39,51 @@ pub fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Waits for room for this request's body in the in-flight budget (its declared length, or `max_body_bytes`
+/// for a chunked body; never more than the whole budget). The permit is held until the answer is ready, so
+/// bodies, their decrypted and parsed copies and queued rows together stay bounded. Waiting happens before
+/// the body is read, so a busy receiver slows its clients through TCP instead of buffering.
+pub async fn reserve_budget(
+    req: &HttpRequest,
+    budget: &Arc<Semaphore>,
+    server: &ServerSettings,
+) -> Result<OwnedSemaphorePermit, ApiError> {
+    let wanted = declared_length(req)
+        .unwrap_or(server.max_body_bytes)
+        .clamp(1, server.inflight_body_bytes);
+    let permits = u32::try_from(wanted).map_err(|_| ApiError::Unavailable)?;
+    let wait = Duration::from_secs(server.inflight_wait_secs);
+    match tokio::time::timeout(wait, budget.clone().acquire_many_owned(permits)).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_closed)) => Err(ApiError::Unavailable),
+        Err(_elapsed) => {
+            log::warn!(
+                "submission refused: no room for its body within {wait:?} (server.inflight_body_bytes)"
+            );
+            Err(ApiError::Unavailable)
+        }
+    }
+}
+
+/// A declared `Content-Length` over `limit`: refused with 413 before waiting for room or reading.
+pub fn declared_too_large(req: &HttpRequest, limit: usize) -> bool {
+    declared_length(req).is_some_and(|n| n > limit)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 /// Reads the whole body, at most `limit` bytes.
 pub async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<BytesMut, ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = declared_length(req);
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }

@@ -51,6 +51,10 @@ pub struct AppState {
     pub auth: Arc<AuthStack>,
     /// The active mapping set (swapped on reload).
     pub mappings: Arc<MappingRegistry>,
+    /// Room for submission bodies in flight, in bytes (`server.inflight_body_bytes`).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// Large bodies prepared at once on the blocking pool (one per CPU core).
+    pub cpu_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Facts the request log line reports besides method, route, status and latency. Handlers fill it in.

@@ -153,6 +153,13 @@ pub struct ServerSettings {
     pub tls_self_signed: bool,
     /// Largest accepted request body; larger ones get 413 before they are read.
     pub max_body_bytes: usize,
+    /// Request bodies being received and processed at once, in bytes (declared `Content-Length`; a chunked
+    /// body counts as `max_body_bytes`). Further submissions wait before their body is read (TCP
+    /// back-pressure) and get 503 `unavailable` after `inflight_wait_secs`. Bounds memory under any load:
+    /// the process needs about four times this on top of its idle size.
+    pub inflight_body_bytes: usize,
+    /// Seconds a submission waits for room in `inflight_body_bytes` before 503.
+    pub inflight_wait_secs: u64,
     /// Path of the submission endpoint (the upstream's configured URL).
     pub submit_path: String,
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
@@ -183,7 +190,8 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     /// SQLite only: how long a writer waits on a lock before giving up.
     pub busy_timeout_ms: u32,
-    /// Writer threads doing group commits; 0 = automatic (1 on SQLite, 4 on PostgreSQL).
+    /// Writer threads doing group commits; 0 = automatic (1: every commit holds the audit-chain head lock, so
+    /// more writers only wait for each other).
     pub writers: usize,
     /// Most submissions one commit carries.
     pub batch_max_rows: usize,
@@ -254,6 +262,14 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 key: "server.submit_path",
                 message: "must start with `/`".into(),
+            });
+        }
+        if self.server.inflight_body_bytes < 65536
+            || self.server.inflight_body_bytes > tokio::sync::Semaphore::MAX_PERMITS.min(1 << 31)
+        {
+            return Err(ConfigError::Invalid {
+                key: "server.inflight_body_bytes",
+                message: "must be between 65536 and 2147483648".into(),
             });
         }
         if self.server.max_body_bytes < 1024 {

@@ -268,6 +268,12 @@ impl TestApp {
         self.client.post(self.url("/kyc")).bearer_auth(&self.token)
     }
 
+    /// Stops the in-process server (its database, files and token stay), e.g. before a child process serves
+    /// the same config.
+    pub async fn stop_server(&self) {
+        self.handle.stop(true).await;
+    }
+
     /// A file in the app's temporary directory (certificate, signing key).
     pub fn file(&self, name: &str) -> std::path::PathBuf {
         self._dir.path().join(name)

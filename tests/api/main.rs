@@ -6,7 +6,9 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod backpressure;
 mod cli;
+mod crash;
 mod encryption;
 mod erasure;
 mod export;

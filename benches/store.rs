@@ -110,7 +110,6 @@ fn bench_backend(c: &mut Criterion, label: &str, url: &str) {
             batch_max_rows: batch,
             batch_max_bytes: 64 << 20,
             queue_depth: CHUNK as usize,
-            checkpoint_every: None,
         };
         let (writer, threads) = Writer::start(pool(url), limits);
         group.bench_function(BenchmarkId::new("rows", batch), |b| {

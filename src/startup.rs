@@ -15,7 +15,7 @@ use crate::config::{ConfigError, Settings};
 use crate::mapping::registry::MappingRegistry;
 use crate::protect::Protection;
 use crate::store::writer::{Writer, WriterLimits};
-use crate::store::{self, DbUrl, StoreError};
+use crate::store::{self, StoreError};
 use crate::tls::{self, TlsError};
 
 /// Start-up failed; the message says which setting or file.
@@ -93,7 +93,7 @@ impl Application {
         }
         reload_on_sighup(&mappings);
 
-        let (pool, url) = store::make_service_pool(&settings.database)?;
+        let (pool, url) = store::make_pool(&settings.database)?;
         let migrate_pool = pool.clone();
         let applied = tokio::task::spawn_blocking(move || {
             let mut conn = migrate_pool.get()?;
@@ -104,7 +104,7 @@ impl Application {
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
-        let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings, &url));
+        let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings));
         if settings.retention.enabled() {
             spawn_retention(pool.clone(), &settings, protection.checkpoint_key());
         }
@@ -281,7 +281,7 @@ fn reload_on_sighup(registry: &Arc<MappingRegistry>) {
     }
 }
 
-fn writer_limits(settings: &Settings, url: &DbUrl) -> WriterLimits {
+fn writer_limits(settings: &Settings) -> WriterLimits {
     let db = &settings.database;
     let threads = db.writers.max(1);
     WriterLimits {
@@ -289,7 +289,6 @@ fn writer_limits(settings: &Settings, url: &DbUrl) -> WriterLimits {
         batch_max_rows: db.batch_max_rows,
         batch_max_bytes: db.batch_max_bytes,
         queue_depth: db.queue_depth,
-        checkpoint_every: matches!(url, DbUrl::Sqlite(_)).then(|| Duration::from_millis(500)),
     }
 }
 

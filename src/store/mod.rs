@@ -155,9 +155,6 @@ impl DbUrl {
 pub struct ConnectionManager {
     url: DbUrl,
     busy_timeout_ms: u32,
-    /// SQLite: no checkpoint inside commits; the service's checkpointer thread runs them (see
-    /// [`make_service_pool`]).
-    manual_checkpoints: bool,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -179,12 +176,6 @@ impl ManageConnection for ConnectionManager {
                     self.busy_timeout_ms
                 ))
                 .map_err(r2d2::Error::QueryError)?;
-                if self.manual_checkpoints {
-                    conn.batch_execute(
-                        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
-                    )
-                    .map_err(r2d2::Error::QueryError)?;
-                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -202,21 +193,6 @@ impl ManageConnection for ConnectionManager {
 /// Builds the pool without connecting (so a database that is down at start gives one clear error from
 /// [`migrate`] instead of r2d2's retry loop).
 pub fn make_pool(settings: &DatabaseSettings) -> Result<(Pool, DbUrl), StoreError> {
-    build_pool(settings, false)
-}
-
-/// [`make_pool`] for the running service, whose writer starts a checkpointer (`WriterLimits::checkpoint_every`):
-/// on SQLite, commits never run the WAL checkpoint themselves. SQLite's automatic checkpoint runs inside the
-/// commit that crosses 1 000 WAL pages, copying pages and syncing the database file while every submission
-/// of the next batch waits: those commits made the p99 latency.
-pub fn make_service_pool(settings: &DatabaseSettings) -> Result<(Pool, DbUrl), StoreError> {
-    build_pool(settings, true)
-}
-
-fn build_pool(
-    settings: &DatabaseSettings,
-    manual_checkpoints: bool,
-) -> Result<(Pool, DbUrl), StoreError> {
     let url = DbUrl::parse(&settings.url)?;
     if let DbUrl::Sqlite(path) = &url
         && let Some(parent) = Path::new(path).parent()
@@ -234,7 +210,6 @@ fn build_pool(
     let manager = ConnectionManager {
         url: url.clone(),
         busy_timeout_ms: settings.busy_timeout_ms,
-        manual_checkpoints,
     };
     let pool = r2d2::Pool::builder()
         .max_size(max)
@@ -252,24 +227,6 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     }
     .map_err(|e| StoreError::Migration(e.to_string()))?;
     Ok(applied.iter().map(|m| m.to_string()).collect())
-}
-
-/// One SQLite WAL checkpoint outside the write path. PASSIVE copies what it can without waiting for the
-/// writer; when the WAL has grown past 64 MiB anyway, RESTART waits for the writer once so the log starts over.
-pub fn checkpoint(conn: &mut DbConnection) -> Result<(), StoreError> {
-    #[derive(diesel::QueryableByName)]
-    struct Progress {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        log: i32,
-    }
-    if !matches!(conn, DbConnection::Sqlite(_)) {
-        return Ok(());
-    }
-    let done: Progress = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
-    if done.log > 16_384 {
-        conn.batch_execute("PRAGMA wal_checkpoint(RESTART);")?;
-    }
-    Ok(())
 }
 
 /// Cheap reachability check for `/readyz`.

@@ -54,9 +54,6 @@ pub struct WriterLimits {
     pub batch_max_bytes: usize,
     /// Jobs queued before `submit` refuses with `Unavailable`.
     pub queue_depth: usize,
-    /// Run SQLite WAL checkpoints on a thread of their own this often (with a pool from
-    /// `store::make_service_pool`); `None` leaves them to SQLite.
-    pub checkpoint_every: Option<std::time::Duration>,
 }
 
 enum Job {
@@ -114,18 +111,7 @@ impl Writer {
                     .map_err(|e| log::error!("cannot start writer thread: {e}"))
                     .ok()
             })
-            .collect::<Vec<_>>();
-        let mut handles = handles;
-        if let Some(every) = limits.checkpoint_every {
-            let alive = tx.downgrade();
-            let spawned = std::thread::Builder::new()
-                .name("kyc-checkpoint".into())
-                .spawn(move || checkpoint_loop(&pool, &alive, every));
-            match spawned {
-                Ok(handle) => handles.push(handle),
-                Err(e) => log::error!("cannot start the checkpoint thread: {e}"),
-            }
-        }
+            .collect();
         (Writer { tx }, handles)
     }
 
@@ -176,23 +162,6 @@ impl Writer {
                 StoreError::Unavailable("writer stopped".into())
             }
         })
-    }
-}
-
-/// Checkpoints until the last [`Writer`] handle is gone.
-fn checkpoint_loop(pool: &Pool, alive: &mpsc::WeakSender<Job>, every: std::time::Duration) {
-    loop {
-        std::thread::sleep(every);
-        if alive.upgrade().is_none() {
-            return;
-        }
-        let result = pool
-            .get()
-            .map_err(StoreError::from)
-            .and_then(|mut c| super::checkpoint(&mut c));
-        if let Err(e) = result {
-            log::warn!("WAL checkpoint failed (retried in {every:?}): {e}");
-        }
     }
 }
 

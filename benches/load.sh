@@ -19,7 +19,7 @@
 # Durability is the shipped one: SQLite WAL with synchronous=FULL; PostgreSQL with its default
 # synchronous_commit. The client runs on the same two cores as the server; that is the same for both servers.
 # Knobs (environment): SMALL_CONCURRENCY, SMALL_DURATION, FULL_CONCURRENCY, FULL_DURATION, RSS64_COUNT,
-# JOBS (cargo -j, 1), SEED (random). The full runs store a few GB per backend in the temp dir or a temp
+# JOBS (cargo -j, 1), SEED (random), KEEP_DIR (keep the JSON summaries and server logs). The full runs store a few GB per backend in the temp dir or a temp
 # PostgreSQL database, removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +86,11 @@ stop_server() {
     server_pid=""
 }
 
+# KEEP_DIR: copy the runs' JSON summaries and server logs there.
+keep() {
+    if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR" && cp "$work"/"$1"-*.json "$work"/server-"$1".log "$KEEP_DIR"/; fi
+}
+
 rss_kb() { sed -n "s/^$1:\s*\([0-9]*\) kB/\1/p" "/proc/$server_pid/status"; }
 
 upstream() { # $1 config file, then kyc-upstream arguments
@@ -144,7 +149,9 @@ start_receiver() { # $1 database url, $2 label
     write_receiver_config "$1"
     local t0 t1
     t0=$(date +%s%N)
-    RUST_LOG=warn $bin/kyc-receiver --config "$work/kyc-receiver.toml" serve >"$work/server-$2.log" 2>&1 &
+    # MALLOC_ARENA_MAX=2 as in the shipped Dockerfile (README "Throughput").
+    MALLOC_ARENA_MAX=2 RUST_LOG=warn $bin/kyc-receiver --config "$work/kyc-receiver.toml" serve \
+        >"$work/server-$2.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 2000); do
         if upstream "$work/upstream.toml" send "$work/first.json" >/dev/null 2>&1; then
@@ -208,6 +215,8 @@ facts="$work/facts.tsv"
 start_bare
 run_suite bare "$work/upstream-bare.toml"
 stop_server
+keep bare
+sync
 
 bench_receiver() { # $1 label, $2 database url
     local cold idle
@@ -217,7 +226,12 @@ bench_receiver() { # $1 label, $2 database url
     run_suite "$1" "$work/upstream.toml"
     printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$cold" "$idle" "$(rss_kb VmRSS)" "$(rss_kb VmHWM)" >>"$facts"
     stop_server
+    keep "$1"
+    # The full runs leave gigabytes of dirty pages; flushed now, they do not slow the next backend's fsyncs.
+    rm -f "$work"/kyc.sqlite*
+    sync
 }
+
 
 bench_receiver sqlite "sqlite://$work/kyc.sqlite"
 if [ -n "${KYC_TEST_POSTGRES_URL:-}" ]; then

@@ -54,6 +54,7 @@ fn pool(url: &str) -> Pool {
         writers: 1,
         batch_max_rows: 1,
         batch_max_bytes: 64 << 20,
+        batch_max_wait_us: 0,
         queue_depth: CHUNK as usize,
     };
     let (pool, _) = store::make_pool(&settings).expect("pool");
@@ -109,6 +110,7 @@ fn bench_backend(c: &mut Criterion, label: &str, url: &str) {
             threads: 1,
             batch_max_rows: batch,
             batch_max_bytes: 64 << 20,
+            batch_max_wait: std::time::Duration::ZERO,
             queue_depth: CHUNK as usize,
         };
         let (writer, threads) = Writer::start(pool(url), limits);

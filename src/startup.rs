@@ -288,6 +288,7 @@ fn writer_limits(settings: &Settings) -> WriterLimits {
         threads,
         batch_max_rows: db.batch_max_rows,
         batch_max_bytes: db.batch_max_bytes,
+        batch_max_wait: Duration::from_micros(db.batch_max_wait_us),
         queue_depth: db.queue_depth,
     }
 }

@@ -56,6 +56,8 @@ pub async fn submit(
         key_label: None,
         received_at,
     };
+    // Lets the writer hold its next commit briefly for this submission instead of syncing without it.
+    let arrival = state.writer.arrival();
     let prepared = match run_intake(&state, body, ctx).await? {
         Ok(p) => p,
         Err(refusal) => {
@@ -69,6 +71,7 @@ pub async fn submit(
         })),
         client_id: client_id.clone(),
     });
+    drop(arrival);
     let outcome = state
         .writer
         .submit(prepared.row, prepared.images, prepared.audit_details)

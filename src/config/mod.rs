@@ -197,6 +197,8 @@ pub struct DatabaseSettings {
     pub batch_max_rows: usize,
     /// Most payload bytes one commit carries.
     pub batch_max_bytes: usize,
+    /// How long a commit may wait, in microseconds, for submissions already being prepared to join it.
+    pub batch_max_wait_us: u64,
     /// Submissions waiting for a writer before new ones are refused with 503.
     pub queue_depth: usize,
 }

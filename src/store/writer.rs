@@ -5,6 +5,7 @@
 //! `batch_max_rows`, `batch_max_bytes`, `queue_depth`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -52,6 +53,8 @@ pub struct WriterLimits {
     pub batch_max_rows: usize,
     /// Most payload bytes per commit.
     pub batch_max_bytes: usize,
+    /// Longest wait for announced submissions ([`Writer::arrival`]) to join a batch.
+    pub batch_max_wait: std::time::Duration,
     /// Jobs queued before `submit` refuses with `Unavailable`.
     pub queue_depth: usize,
 }
@@ -95,6 +98,16 @@ enum Done {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    arriving: Arc<AtomicUsize>,
+}
+
+/// A submission on its way to the writer (being read or prepared); see [`Writer::arrival`].
+pub struct Arrival(Arc<AtomicUsize>);
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Writer {
@@ -102,17 +115,26 @@ impl Writer {
     pub fn start(pool: Pool, limits: WriterLimits) -> (Writer, Vec<JoinHandle<()>>) {
         let (tx, rx) = mpsc::channel(limits.queue_depth.max(1));
         let rx = Arc::new(Mutex::new(rx));
+        let arriving = Arc::new(AtomicUsize::new(0));
         let handles = (0..limits.threads.max(1))
             .filter_map(|i| {
-                let (pool, rx) = (pool.clone(), rx.clone());
+                let (pool, rx, arriving) = (pool.clone(), rx.clone(), arriving.clone());
                 std::thread::Builder::new()
                     .name(format!("kyc-writer-{i}"))
-                    .spawn(move || writer_loop(&pool, &rx, limits))
+                    .spawn(move || writer_loop(&pool, &rx, &arriving, limits))
                     .map_err(|e| log::error!("cannot start writer thread: {e}"))
                     .ok()
             })
             .collect();
-        (Writer { tx }, handles)
+        (Writer { tx, arriving }, handles)
+    }
+
+    /// Announces a submission that will reach [`Writer::submit`] soon (drop the guard just before calling
+    /// it, or when the submission is refused). A batch waits up to `batch_max_wait` for announced
+    /// submissions, so concurrent arrivals share one commit instead of each paying for a sync.
+    pub fn arrival(&self) -> Arrival {
+        self.arriving.fetch_add(1, Ordering::Relaxed);
+        Arrival(self.arriving.clone())
     }
 
     /// Stores a submission (or finds it was stored before). `details` goes into its audit event.
@@ -165,28 +187,51 @@ impl Writer {
     }
 }
 
-fn writer_loop(pool: &Pool, rx: &Mutex<mpsc::Receiver<Job>>, limits: WriterLimits) {
+fn writer_loop(
+    pool: &Pool,
+    rx: &Mutex<mpsc::Receiver<Job>>,
+    arriving: &AtomicUsize,
+    limits: WriterLimits,
+) {
     loop {
         let batch = {
             let Ok(mut rx) = rx.lock() else { return };
             let Some(first) = rx.blocking_recv() else {
                 return;
             };
-            let mut bytes = first.weight();
-            let mut batch = vec![first];
-            while batch.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        bytes += job.weight();
-                        batch.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            batch
+            gather(&mut rx, first, arriving, limits)
         };
         commit_and_answer(pool, batch);
     }
+}
+
+/// The batch that starts with `first`: whatever is queued, then, while submissions are announced and the
+/// batch has room, whatever arrives within `batch_max_wait`. With nothing announced it never waits, so a
+/// lone submission is committed at once.
+fn gather(
+    rx: &mut mpsc::Receiver<Job>,
+    first: Job,
+    arriving: &AtomicUsize,
+    limits: WriterLimits,
+) -> Vec<Job> {
+    let deadline = std::time::Instant::now() + limits.batch_max_wait;
+    let mut bytes = first.weight();
+    let mut batch = vec![first];
+    while batch.len() < limits.batch_max_rows && bytes < limits.batch_max_bytes {
+        match rx.try_recv() {
+            Ok(job) => {
+                bytes += job.weight();
+                batch.push(job);
+            }
+            Err(mpsc::error::TryRecvError::Empty)
+                if arriving.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 fn commit_and_answer(pool: &Pool, batch: Vec<Job>) {
@@ -371,5 +416,77 @@ fn plan_one<'a>(
     SubmitOutcome::Stored {
         reference: row.reference.clone(),
         response_body: row.response_body.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn audit_job() -> Job {
+        let (reply, _rx) = oneshot::channel();
+        Job::Audit {
+            draft: AuditDraft {
+                kind: "test".into(),
+                actor: None,
+                reference: None,
+                requester_id: None,
+                details: json!({}),
+            },
+            reply,
+        }
+    }
+
+    fn limits(wait: Duration) -> WriterLimits {
+        WriterLimits {
+            threads: 1,
+            batch_max_rows: 8,
+            batch_max_bytes: 1 << 20,
+            batch_max_wait: wait,
+            queue_depth: 16,
+        }
+    }
+
+    #[test]
+    fn without_announced_submissions_a_batch_takes_what_is_queued_and_does_not_wait() {
+        let (tx, mut rx) = mpsc::channel(16);
+        for _ in 0..3 {
+            assert!(tx.try_send(audit_job()).is_ok());
+        }
+        let arriving = AtomicUsize::new(0);
+        // A wait of an hour would hang the test if it were taken.
+        let batch = gather(
+            &mut rx,
+            audit_job(),
+            &arriving,
+            limits(Duration::from_secs(3600)),
+        );
+        assert_eq!(batch.len(), 4);
+    }
+
+    #[test]
+    fn an_announced_submission_joins_the_batch_and_the_row_limit_still_holds() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let arriving = AtomicUsize::new(1);
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            for _ in 0..10 {
+                assert!(tx.try_send(audit_job()).is_ok());
+            }
+        });
+        let batch = gather(
+            &mut rx,
+            audit_job(),
+            &arriving,
+            limits(Duration::from_secs(3600)),
+        );
+        late.join().expect("sender");
+        assert_eq!(batch.len(), 8, "batch_max_rows caps the batch");
+        assert_eq!(
+            rx.try_recv().map(|_| ()).ok(),
+            Some(()),
+            "the rest stays queued"
+        );
     }
 }

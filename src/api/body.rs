@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ServerSettings;
-
 use crate::error::ApiError;
 
 /// Media types that cannot carry a submission. Anything else is accepted, because the upstream sends its
@@ -83,10 +82,10 @@ pub async fn read_limited(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<BytesMut, ApiError> {
-    let declared = declared_length(req);
-    if declared.is_some_and(|n| n > limit) {
+    if declared_too_large(req, limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
+    let declared = declared_length(req);
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(16 * 1024).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::IncompleteBody)?;

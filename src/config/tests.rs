@@ -93,3 +93,17 @@ fn dev_secrets_refuse_a_public_bind() {
         Settings::load(Some(write_config(&real_keys).path())).expect_err("dev secret off loopback");
     assert!(err.to_string().contains("dev_secret"), "{err}");
 }
+
+#[test]
+fn an_inflight_budget_too_small_or_too_large_is_refused_by_name() {
+    for value in ["1000", "4294967296"] {
+        let file = write_config(&format!("[server]\ninflight_body_bytes = {value}\n"));
+        let err = Settings::load(Some(file.path())).expect_err("budget out of range");
+        assert!(
+            err.to_string().starts_with("server.inflight_body_bytes:"),
+            "{err}"
+        );
+    }
+    let file = write_config("[server]\ninflight_body_bytes = 65536\n");
+    assert!(Settings::load(Some(file.path())).is_ok());
+}

@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::clock::Clock;
+use super::clock::{Clock, SystemClock};
 use super::error::{AuthConfigError, AuthError};
 use super::keys::{self, KeyError};
 use super::principal::{AuthMethod, Principal, format_scope, parse_scope};
@@ -180,7 +180,8 @@ impl TokenIssuer {
     /// (RFC 9068 §4), a known `kid`, our `iss` and `aud`, and `exp` with a small leeway.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = unix_now();
+        // The system clock, not `self.clock`: `jsonwebtoken` checks `exp` against it, and the cache must agree.
+        let now = SystemClock.now_unix();
         if let Ok(cache) = self.verified.lock()
             && let Some((principal, exp)) = cache.get(&digest)
             && now <= exp.saturating_add(LEEWAY_SECS)
@@ -238,13 +239,6 @@ impl TokenIssuer {
         };
         Ok((principal, claims.exp))
     }
-}
-
-/// Seconds since the epoch by the system clock: what `jsonwebtoken` checks `exp` against.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// `at+jwt` or its full media type, case-insensitively (RFC 9068 §2.1, RFC 7515 §4.1.9).

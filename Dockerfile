@@ -5,10 +5,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev libss
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 COPY src ./src
 COPY migrations ./migrations
 COPY benches ./benches
-RUN cargo build --release --locked --bins
+RUN cargo build --release --locked --bin kyc-receiver
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libssl3 libpq5 ca-certificates \

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use kyc_receiver::crypto::{CipherProfile, ProfileSettings};
+use kyc_crypto::{CipherProfile, ProfileSettings};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -47,9 +47,9 @@ fn profile(spec: &str, iv: Option<&str>) -> CipherProfile {
         enable: true,
         cipher_spec: spec.to_owned(),
         key: Some(KEY_HEX.into()),
-        key_encoding: kyc_receiver::crypto::Encoding::Hex,
+        key_encoding: kyc_crypto::Encoding::Hex,
         iv_param_spec: iv.map(str::to_owned),
-        iv_encoding: kyc_receiver::crypto::Encoding::Hex,
+        iv_encoding: kyc_crypto::Encoding::Hex,
         allow_insecure: true,
         ..ProfileSettings::default()
     };

@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::crypto::CipherProfile;
 use crate::mapping::{MappingError, MappingSet, ResponseContext};
 use crate::payload::{self, PayloadError};
 use crate::protect::{ProtectError, Protection};
 use crate::store::images::ImageRow;
 use crate::store::submissions::SubmissionRow;
+use kyc_crypto::CipherProfile;
 
 /// Facts about the request that are not in the body.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub struct Refusal {
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     /// The body could not be decrypted (the detail is logged, never answered).
-    #[error("{}", crate::crypto::DECRYPT_PUBLIC_MESSAGE)]
+    #[error("{}", kyc_crypto::DECRYPT_PUBLIC_MESSAGE)]
     Decrypt,
     /// Not JSON, or JSON of the wrong shape.
     #[error(transparent)]

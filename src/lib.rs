@@ -2,8 +2,8 @@
 //! compatible), verifies, decrypts, maps, decides, stores durably with a tamper-evident audit trail, and answers
 //! with the confirmation the upstream expects.
 //!
-//! Layers, top to bottom: `cli` → `startup` → `api` → `intake` / `store` / `config` → `payload` / `error` / `tls`.
-//! `upstream` is the simulator behind the second binary, `kyc-upstream`; it uses `crypto` and nothing above it.
+//! Layers, top to bottom: `cli` → `startup` → `api` → `intake` / `store` / `config` → `payload` / `tls`.
+//! Cipher profiles and sealing live in the `kyc-crypto` crate; the upstream simulator is `kyc-upstream`.
 
 // Tests may unwrap; the non-test build of the library is still checked without this allowance.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -13,7 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod crypto;
+
 pub mod decision;
 pub mod error;
 pub mod intake;
@@ -24,4 +24,3 @@ pub mod records;
 pub mod startup;
 pub mod store;
 pub mod tls;
-pub mod upstream;

@@ -12,9 +12,9 @@ use sha2::Sha256;
 pub mod rotate;
 
 use crate::config::{ImagePolicy, StorageKeys, StorageSettings};
-use crate::crypto::at_rest::SealedBlob;
 use crate::payload::PayloadError;
 use crate::store::images::ImageRow;
+use kyc_crypto::at_rest::SealedBlob;
 
 /// Keys and policy, built once at start.
 #[derive(Debug)]

@@ -17,7 +17,7 @@
 
 use std::sync::LazyLock;
 
-use kyc_receiver::crypto::{CipherProfile, ProfileSettings};
+use kyc_crypto::{CipherProfile, ProfileSettings};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 

@@ -22,12 +22,12 @@ use actix_web::{HttpResponse, web};
 
 use crate::auth::AuthStack;
 use crate::config::Settings;
-use crate::crypto::CipherProfile;
 use crate::error::ApiError;
 use crate::mapping::registry::MappingRegistry;
 use crate::protect::Protection;
 use crate::store::Pool;
 use crate::store::writer::Writer;
+use kyc_crypto::CipherProfile;
 
 /// Shared state handed to every handler.
 pub struct AppState {

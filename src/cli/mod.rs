@@ -183,7 +183,7 @@ pub fn run() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Generate,
         } => {
-            println!("{}", crate::crypto::generate_key());
+            println!("{}", kyc_crypto::generate_key());
             Ok(())
         }
         Command::Keys {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::auth::AuthSettings;
-use crate::crypto::{CipherProfile, ProfileSettings};
+use kyc_crypto::{CipherProfile, ProfileSettings};
 
 mod audit;
 mod storage;

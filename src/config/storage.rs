@@ -7,7 +7,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::ConfigError;
-use crate::crypto::at_rest::DataKeyring;
+use kyc_crypto::at_rest::DataKeyring;
 
 /// What happens to submitted images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use kyc_receiver::crypto::ProfileSettings;
+use kyc_crypto::ProfileSettings;
 use kyc_receiver::store::submissions;
 use openssl::symm::{Cipher, decrypt, decrypt_aead};
 use serde_json::{Value, json};

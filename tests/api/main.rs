@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use kyc_test_support::both_backends;
+
 mod helpers;
 
 mod audit;
@@ -25,4 +27,3 @@ mod retention;
 mod review;
 mod submit;
 mod submit_errors;
-mod upstream;

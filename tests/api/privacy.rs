@@ -52,10 +52,6 @@ async fn names_and_document_numbers_never_leave_in_answers_or_logs(app: &TestApp
 }
 both_backends!(names_and_document_numbers_never_leave_in_answers_or_logs);
 
-fn protection() -> kyc_receiver::protect::Protection {
-    crate::helpers::test_protection("t1", &[("t1", crate::helpers::TEST_DATA_KEY)])
-}
-
 async fn images_and_personal_fields_are_sealed_at_rest(app: &TestApp) {
     use diesel::prelude::*;
     use kyc_receiver::store::{images, submission_images, submissions};
@@ -73,7 +69,7 @@ async fn images_and_personal_fields_are_sealed_at_rest(app: &TestApp) {
         .map(|k| k.0)
         .collect();
     assert_eq!(kinds, ["back", "front", "portrait", "selfie"]);
-    let p = protection();
+    let p = crate::helpers::protection();
     for kind in &kinds {
         let row = images::find(&mut db, reference, kind)
             .expect("query")

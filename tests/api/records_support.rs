@@ -4,7 +4,7 @@
 use diesel::Connection;
 use serde_json::{Value, json};
 
-use crate::helpers::{AUDITOR, TEST_DATA_KEY, TestApp, fixture_json};
+use crate::helpers::{AUDITOR, TestApp, fixture_json, protection};
 use kyc_receiver::store::audit_log::{AuditDraft, ChainCursor};
 
 /// An auditor token narrowed to `scope`.
@@ -68,20 +68,6 @@ pub async fn traverse(app: &TestApp, token: &str, query: &str, limit: usize) -> 
             None => return references,
         }
     }
-}
-
-/// The test data keys as the service has them.
-pub fn protection() -> kyc_receiver::protect::Protection {
-    let storage = kyc_receiver::config::StorageSettings {
-        active_key_id: "t1".into(),
-        keys: vec![kyc_receiver::config::DataKeySettings {
-            id: "t1".into(),
-            key: TEST_DATA_KEY.into(),
-        }],
-        search_key: Some(TEST_DATA_KEY.into()),
-        ..Default::default()
-    };
-    kyc_receiver::protect::Protection::from_settings(&storage).expect("protection")
 }
 
 /// Inserts `n` records made by the real intake from the small fixture (without images), each with its

@@ -11,7 +11,7 @@ use super::{CipherProfile, KeyUsed, ProfileSettings};
 fn cases() -> Vec<Value> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/encryption-vectors.json"
+        "/../../tests/fixtures/encryption-vectors.json"
     );
     let text = std::fs::read_to_string(path).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();

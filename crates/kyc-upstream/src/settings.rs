@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use super::confirm::Locators;
 use super::token::TokenAuth;
-use crate::crypto::ProfileSettings;
+use kyc_crypto::ProfileSettings;
 
 /// The header value that asks for a fetched token (ditto-protocol.md §2).
 pub const TOKEN_PLACEHOLDER: &str = "__ACCESS_TOKEN_PLACEHOLDER__";
@@ -172,7 +172,7 @@ pub fn parse_header(line: &str) -> Result<(String, String), SettingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Encoding;
+    use kyc_crypto::Encoding;
 
     #[test]
     fn a_file_with_flag_names_and_upstream_blocks_parses() {

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret as _;
 use super::confirm::{ConfirmError, Confirmation, Locators};
 use super::settings::{SettingsError, TOKEN_PLACEHOLDER, UpstreamSettings, parse_header};
 use super::token::{TokenCache, TokenError};
-use crate::crypto::{CipherProfile, SealError};
+use kyc_crypto::{CipherProfile, SealError};
 
 /// The configured upstream: HTTP client, target, auth, profiles and locators.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! `kyc-upstream`: a second binary that behaves like the upstream IDV platform, for integrators (see a
 //! receiver work before the real upstream is connected) and for load benchmarks. Thin: flags here, the
-//! work in `kyc_receiver::upstream`.
+//! work in `kyc_upstream`.
 //!
 //! Exit codes: 0 success; 1 `send` got no valid confirmation, or `load` counted errors; 2 bad flags or
 //! configuration.
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use kyc_receiver::upstream::{self, Generator, GeneratorSettings, LoadPlan, Upstream};
+use kyc_upstream::{Generator, GeneratorSettings, LoadPlan, Upstream};
 
 use args::{Cli, Command, GenOpts, GenerateArgs, LoadArgs};
 
@@ -194,7 +194,7 @@ async fn load(up: Arc<Upstream>, args: &LoadArgs) -> ExitCode {
         retry_every: args.retry_every,
         acked: args.acked.clone(),
     };
-    let report = match upstream::run_load(up, g, plan, progress_bar(args)).await {
+    let report = match kyc_upstream::run_load(up, g, plan, progress_bar(args)).await {
         Ok(r) => r,
         Err(e) => return fail(2, &e.to_string()),
     };

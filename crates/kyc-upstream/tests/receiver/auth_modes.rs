@@ -9,7 +9,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 
 use super::{upstream, write};
-use crate::helpers::fixture;
+use kyc_test_support::fixture;
 
 /// "ditto:s3cret" in HTTP Basic.
 const BASIC: &str = "Basic ZGl0dG86czNjcmV0";

@@ -118,7 +118,7 @@ fn reference(mode: CipherMode, key: &[u8], iv: &[u8], input: &[u8], enc: bool) -
 fn plaintext() -> Vec<u8> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/ditto-v3-small.json"
+        "/../../tests/fixtures/ditto-v3-small.json"
     );
     std::fs::read(path).unwrap()
 }

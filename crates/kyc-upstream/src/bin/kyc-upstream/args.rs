@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use kyc_receiver::upstream::ImageSize;
-use kyc_receiver::upstream::settings::{SettingsError, UpstreamSettings, parse_header};
-use kyc_receiver::upstream::token::TokenAuth;
+use kyc_upstream::ImageSize;
+use kyc_upstream::settings::{SettingsError, UpstreamSettings, parse_header};
+use kyc_upstream::token::TokenAuth;
 use secrecy::SecretString;
 
 /// Behaves like the upstream IDV platform (Ditto ID): pushes KYC submissions to a receiver, with the

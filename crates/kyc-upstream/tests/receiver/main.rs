@@ -3,19 +3,21 @@
 //! `load` with retries checked against the database. `auth_modes` covers the token cache and header
 //! handling in detail against a stand-in receiver that counts what it sees.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use diesel::prelude::*;
+use kyc_crypto::ProfileSettings;
 use kyc_receiver::auth::AuthMode;
 use kyc_receiver::auth::settings::BasicUserSettings;
-use kyc_receiver::crypto::ProfileSettings;
 use kyc_receiver::store::submissions_table as submissions;
-use kyc_receiver::upstream::{Generator, GeneratorSettings, ImageSize};
+use kyc_upstream::{Generator, GeneratorSettings, ImageSize};
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, UPSTREAM, fixture, postgres_configured};
+use kyc_test_support::{Backend, TestApp, UPSTREAM, fixture, postgres_configured};
 
 mod auth_modes;
 
@@ -62,7 +64,7 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let b64_key = kyc_receiver::crypto::generate_key();
+    let b64_key = kyc_crypto::generate_key();
     vec![
         Case {
             name: "cbc-static-utf8",

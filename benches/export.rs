@@ -14,15 +14,12 @@
 use std::io::Write;
 use std::time::Instant;
 
-use diesel::Connection;
 use kyc_receiver::config::Settings;
 use kyc_receiver::mapping::MappingSet;
 use kyc_receiver::protect::Protection;
 use kyc_receiver::records::export::{Exporter, Format};
 use kyc_receiver::startup::Application;
-use kyc_receiver::store::audit_log::{AuditDraft, ChainCursor};
 use kyc_receiver::store::{self, listing};
-use serde_json::json;
 
 const DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const CLIENT: (&str, &str) = ("bench-auditor", "bench-auditor-secret-0123456789abcdef");
@@ -55,51 +52,17 @@ fn seed(
     mappings: &MappingSet,
     protection: &Protection,
 ) {
-    let template: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/ditto-v3-small.json"
-        ))
-        .expect("fixture"),
-    )
-    .expect("json");
     let mut conn = pool.get().expect("connection");
     let mut i = from;
     while i < to {
         let end = (i + 5000).min(to);
-        conn.transaction::<_, diesel::result::Error, _>(|c| {
-            let mut cursor = ChainCursor::lock(c)?;
-            for n in i..end {
-                let mut body = template.clone();
-                body["request_info"]["requester_id"] = json!(format!("bench-{n}"));
-                let ctx = kyc_receiver::intake::IntakeContext {
-                    client_id: Some("bench".into()),
-                    key_label: None,
-                    received_at: chrono::Utc::now(),
-                };
-                let p = kyc_receiver::intake::prepare(
-                    body.to_string().as_bytes(),
-                    &ctx,
-                    mappings,
-                    protection,
-                )
-                .expect("prepare");
-                store::submissions::insert(c, &[&p.row])?;
-                cursor.append(
-                    c,
-                    &AuditDraft {
-                        kind: "submission_stored".into(),
-                        actor: Some("bench".into()),
-                        reference: Some(p.row.reference.clone()),
-                        requester_id: Some(p.row.requester_id.clone()),
-                        details: p.audit_details,
-                    },
-                    chrono::Utc::now().naive_utc(),
-                )?;
-            }
-            cursor.save(c)
-        })
-        .expect("seed");
+        kyc_test_support::seed_records(
+            &mut conn,
+            mappings,
+            protection,
+            "bench",
+            (i..end).map(|n| format!("bench-{n}")),
+        );
         i = end;
     }
 }

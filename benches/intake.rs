@@ -53,7 +53,11 @@ fn intake(c: &mut Criterion) {
         let body = fixture(name);
         // Guard: the benchmarked call really succeeds (and seals images for the full body).
         let prepared = prepare(&body, &ctx, &mappings, &protection).expect("prepare");
-        assert_eq!(prepared.images.is_empty(), size == "3KB", "{size}");
+        assert_eq!(
+            prepared.submission.images.is_empty(),
+            size == "3KB",
+            "{size}"
+        );
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("prepare", size), &body, |b, body| {
             b.iter(|| prepare(black_box(body), &ctx, &mappings, &protection))

@@ -20,6 +20,7 @@ use kyc_receiver::mapping::registry::MappingRegistry;
 use kyc_receiver::protect::Protection;
 use kyc_receiver::store::writer::{SubmitOutcome, Writer, WriterLimits};
 use kyc_receiver::store::{self, Pool};
+use kyc_receiver::submission::Reference;
 
 const DATA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const CHUNK: u64 = 4096;
@@ -78,10 +79,12 @@ fn store_rows(
         let jobs: Vec<_> = (0..chunk)
             .map(|_| {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let mut row = template.row.clone();
-                row.reference = format!("KYC-bench-{i}");
-                row.requester_id = format!("bench-{i}");
-                writer.submit(row, Vec::new(), template.audit_details.clone())
+                let mut submission = template.submission.clone();
+                submission.reference =
+                    Reference::parse(&format!("KYC-bench-{i}")).expect("reference");
+                submission.requester_id = format!("bench-{i}");
+                submission.images.clear();
+                writer.submit(submission, template.audit_details.clone())
             })
             .collect();
         for outcome in rt.block_on(futures_util::future::join_all(jobs)) {

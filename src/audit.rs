@@ -2,13 +2,14 @@
 //! the action they record); this module walks the chain in `seq` order and reports the first event whose
 //! content, order or presence was changed, and checks every submission row against its `content_hash`.
 
-use diesel::prelude::*;
+use diesel::QueryResult;
 use serde::Serialize;
 
-use crate::store::audit_log::{AuditEvent, event_hash};
+use crate::store::DbConnection;
+use crate::store::audit_log::{self, AuditEvent, event_hash};
 use crate::store::retention::{checkpoint_mac, latest_checkpoint};
-use crate::store::submissions::SubmissionRow;
-use crate::store::{DbConnection, audit_events, audit_head, submissions_table};
+use crate::store::submissions;
+use crate::submission::Reference;
 
 /// Events read per query while walking the chain.
 const PAGE: i64 = 1000;
@@ -28,7 +29,7 @@ pub struct VerifyReport {
     /// The first problem in the chain, if any.
     pub first_broken_event: Option<Problem>,
     /// Submissions whose stored content no longer matches their hash (at most 100 listed).
-    pub changed_submissions: Vec<String>,
+    pub changed_submissions: Vec<Reference>,
 }
 
 /// One problem, located by sequence number.
@@ -84,12 +85,7 @@ pub fn verify_with_key(
         if report.first_broken_event.is_some() {
             break;
         }
-        let page: Vec<AuditEvent> = audit_events::table
-            .filter(audit_events::seq.gt(after))
-            .order(audit_events::seq)
-            .limit(PAGE)
-            .select(AuditEvent::as_select())
-            .load(conn)?;
+        let page: Vec<AuditEvent> = audit_log::events_after(conn, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for event in page {
@@ -103,10 +99,7 @@ pub fn verify_with_key(
         }
     }
     if report.first_broken_event.is_none() {
-        let (head_seq, head_hash) = audit_head::table
-            .find(1)
-            .select((audit_head::seq, audit_head::hash))
-            .first::<(i64, String)>(conn)?;
+        let (head_seq, head_hash) = audit_log::head(conn)?;
         if head_seq != expected_seq - 1 || head_hash != prev_hash {
             report.first_broken_event = Some(Problem {
                 seq: expected_seq,
@@ -159,23 +152,16 @@ fn check_event(event: &AuditEvent, expected_seq: i64, prev_hash: &str) -> Option
 }
 
 fn check_submissions(conn: &mut DbConnection, report: &mut VerifyReport) -> QueryResult<()> {
-    let mut after = String::new();
+    let mut after: Option<Reference> = None;
     loop {
-        let page: Vec<SubmissionRow> = submissions_table::table
-            .filter(submissions_table::reference.gt(&after))
-            .order(submissions_table::reference)
-            .limit(PAGE)
-            .select(SubmissionRow::as_select())
-            .load(conn)?;
+        let page = submissions::page_by_reference(conn, after.as_ref(), PAGE)?;
         let Some(last) = page.last() else {
             return Ok(());
         };
-        after = last.reference.clone();
+        after = Some(last.reference.clone());
         for row in page {
             report.submissions_checked += 1;
-            if row.compute_content_hash() != row.content_hash
-                && report.changed_submissions.len() < 100
-            {
+            if !row.content_hash_ok() && report.changed_submissions.len() < 100 {
                 report.changed_submissions.push(row.reference);
             }
         }

@@ -7,9 +7,23 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The status stored with a submission and reported to auditors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The status stored with a submission and reported to auditors. Stored as its text form
+/// ([`Status::as_str`]) in a `Text` column on both backends (see `store::sql_text`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
 #[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Status {
     /// No rule objected.
     Approved,
@@ -20,6 +34,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order people read them.
+    pub const ALL: [Status; 3] = [Status::Approved, Status::Rejected, Status::PendingReview];
+
     /// The stable text form (`approved`, `rejected`, `pending_review`) used in storage and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,12 +48,7 @@ impl Status {
 
     /// Parses the text form written by [`Status::as_str`].
     pub fn parse(text: &str) -> Option<Status> {
-        match text {
-            "approved" => Some(Status::Approved),
-            "rejected" => Some(Status::Rejected),
-            "pending_review" => Some(Status::PendingReview),
-            _ => None,
-        }
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// The upstream's `result` flag: true for approved and for pending review, because the
@@ -50,6 +62,106 @@ impl Status {
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Status {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = UnknownName;
+
+    fn from_str(text: &str) -> Result<Status, UnknownName> {
+        Status::parse(text).ok_or_else(|| UnknownName::new(text, Status::ALL.map(Status::as_str)))
+    }
+}
+
+/// A reviewer's decision on a `pending_review` case: the status the case moves to.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum ReviewDecision {
+    /// The reviewer approves the case.
+    Approved,
+    /// The reviewer rejects the case.
+    Rejected,
+}
+
+impl ReviewDecision {
+    /// Every decision a reviewer may take.
+    pub const ALL: [ReviewDecision; 2] = [ReviewDecision::Approved, ReviewDecision::Rejected];
+
+    /// The status the case takes.
+    pub fn status(self) -> Status {
+        match self {
+            ReviewDecision::Approved => Status::Approved,
+            ReviewDecision::Rejected => Status::Rejected,
+        }
+    }
+
+    /// The stable text form, the same as the status it leads to.
+    pub fn as_str(self) -> &'static str {
+        self.status().as_str()
+    }
+
+    /// Parses the text form written by [`ReviewDecision::as_str`].
+    pub fn parse(text: &str) -> Option<ReviewDecision> {
+        ReviewDecision::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ReviewDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReviewDecision {
+    type Err = UnknownName;
+
+    fn from_str(text: &str) -> Result<ReviewDecision, UnknownName> {
+        ReviewDecision::parse(text)
+            .ok_or_else(|| UnknownName::new(text, ReviewDecision::ALL.map(ReviewDecision::as_str)))
+    }
+}
+
+/// A text that names no value of an enumeration; says which names are known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{given}` is not one of {known}")]
+pub struct UnknownName {
+    /// The text given (shortened).
+    pub given: String,
+    /// The known names, comma-separated.
+    pub known: String,
+}
+
+impl UnknownName {
+    fn new<const N: usize>(given: &str, known: [&str; N]) -> UnknownName {
+        UnknownName {
+            given: given.chars().take(40).collect(),
+            known: known.join(", "),
+        }
     }
 }
 
@@ -131,6 +243,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_status_is_listed_once() {
+        // A new variant must be added to `ALL`: this match stops compiling until it is handled here too.
+        for s in Status::ALL {
+            match s {
+                Status::Approved | Status::Rejected | Status::PendingReview => {}
+            }
+        }
+        let mut names: Vec<_> = Status::ALL.map(Status::as_str).to_vec();
+        names.dedup();
+        assert_eq!(names.len(), 3);
+    }
+
+    #[test]
     fn no_matching_rule_is_approved() {
         let d = Decision::from_matches(vec![]);
         assert_eq!(d.status, Status::Approved);
@@ -173,6 +298,11 @@ mod tests {
             );
         }
         assert_eq!(Status::parse("APPROVED"), None);
+        for d in ReviewDecision::ALL {
+            assert_eq!(d.as_str().parse::<ReviewDecision>(), Ok(d));
+            assert_eq!(d.status().as_str(), d.as_str());
+        }
+        assert!("pending_review".parse::<ReviewDecision>().is_err());
         assert_eq!(
             serde_json::to_value(RuleDecision::Review).ok(),
             Some(serde_json::json!("review"))

@@ -1,16 +1,19 @@
-//! From decrypted bytes to a record ready to store: parse, check the envelope, map, decide, and render the
-//! confirmation. Pure and synchronous, so the handler runs it off the async workers and tests call it directly.
+//! From decrypted bytes to a submission ready to store: parse, check the envelope, map, decide, then the three
+//! steps of [`prepare`] — [`identify`] (who and which request), [`seal`] (images, personal fields, the
+//! document-number hash) and [`render`] (the confirmation). Pure and synchronous, so the handler runs it off the
+//! async workers and tests call it directly. It returns a domain value ([`NewSubmission`]); `store` turns it
+//! into rows.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::mapping::{MappingError, MappingSet, ResponseContext};
-use crate::payload::{self, PayloadError};
+use crate::mapping::{Mapped, Mapping, MappingError, MappingSet, ResponseContext};
+use crate::payload::{self, Envelope, PayloadError};
 use crate::protect::{ProtectError, Protection};
-use crate::store::images::ImageRow;
-use crate::store::submissions::SubmissionRow;
+use crate::submission::{NewSubmission, Reference, SealedImage};
 use kyc_crypto::CipherProfile;
+use kyc_crypto::at_rest::SealedBlob;
 
 /// Facts about the request that are not in the body.
 #[derive(Debug, Clone)]
@@ -23,13 +26,11 @@ pub struct IntakeContext {
     pub received_at: DateTime<Utc>,
 }
 
-/// A submission ready for the writer.
+/// A submission ready for the writer, with the PII-free facts of its audit event.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// The row to insert.
-    pub row: SubmissionRow,
-    /// Its sealed images (none when the policy drops them).
-    pub images: Vec<ImageRow>,
+    /// The submission, sealed.
+    pub submission: NewSubmission,
     /// PII-free facts for its audit event.
     pub audit_details: Value,
 }
@@ -58,11 +59,6 @@ pub enum IntakeError {
     /// Sealing for storage failed (a key problem, not the client's fault).
     #[error(transparent)]
     Protect(#[from] ProtectError),
-}
-
-/// A fresh reference: time-ordered (UUID v7), so references sort by arrival.
-pub fn new_reference() -> String {
-    format!("KYC-{}", uuid::Uuid::now_v7().simple())
 }
 
 /// Opens the body with the request profile, then runs [`prepare`]. The audit event records which key opened
@@ -118,96 +114,27 @@ pub fn prepare(
         .apply(&root, ctx.received_at)
         .map_err(|e| refuse(e.into()))?;
     let digest = hex::encode(Sha256::digest(plaintext));
-    let field = |name: &str| {
-        mapped
-            .fields
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-    };
-    let user_id = envelope
-        .as_ref()
-        .map(|e| e.user_id)
-        .or_else(|| field("user_id"))
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            refuse(
-                PayloadError::Invalid {
-                    path: format!("{}: user_id", mapping.name),
-                    message: "the mapping produced no user_id".into(),
-                }
-                .into(),
-            )
-        })?;
-    // Without a requester id (custom templates may lack one) the payload digest is the idempotency key,
-    // so an identical retry is still answered from the stored record.
-    let requester_id = envelope
-        .as_ref()
-        .map(|e| e.requester_id.to_string())
-        .or_else(|| {
-            field("requester_id")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| format!("digest:{}", &digest[..32]));
-    if requester_id.len() > payload::MAX_REQUESTER_ID_LEN {
-        return Err(refuse(
-            PayloadError::Invalid {
-                path: "requester_id".into(),
-                message: format!("must be at most {} bytes", payload::MAX_REQUESTER_ID_LEN),
-            }
-            .into(),
-        ));
-    }
-    let reference = new_reference();
-    let response = mapping
-        .render_response(&ResponseContext {
-            payload: &root,
-            fields: &mapped.fields,
-            decision: &mapped.decision,
-            reference: &reference,
-            received_at: ctx.received_at,
-        })
+    let who =
+        identify(envelope.as_ref(), mapping, &mapped, &digest).map_err(|e| refuse(e.into()))?;
+    let reference = Reference::new();
+    let sealed = seal(&reference, plaintext, &mapped, protection).map_err(refuse)?;
+    let response = render(mapping, &root, &mapped, &reference, ctx.received_at)
         .map_err(|e| refuse(e.into()))?;
-    let mut images = Vec::with_capacity(mapped.images.len() + 1);
-    for image in &mapped.images {
-        if let Some(row) = protection
-            .image(&reference, &image.kind, &image.data)
-            .map_err(|e| refuse(e.into()))?
-        {
-            images.push(row);
-        }
+    for warning in &mapped.warnings {
+        log::debug!("mapping {}: {warning}", mapping.name);
     }
-    if let Some(raw) = protection
-        .raw_payload(&reference, plaintext)
-        .map_err(|e| refuse(e.into()))?
-    {
-        images.push(raw);
-    }
-    let (pii, public): (Map<String, Value>, Map<String, Value>) = mapped
-        .fields
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .partition(|(k, _)| mapped.pii.contains(k));
-    let sealed = protection
-        .seal_fields(&reference, &pii)
-        .map_err(|e| refuse(e.into()))?;
-    let document_number_hmac = field("document_number")
-        .filter(|s| !s.is_empty())
-        .map(|n| protection.document_number_hmac(n));
-    let status = mapped.decision.status.as_str();
-    let reasons = mapped.decision.reason_codes();
-    let mut row = SubmissionRow {
+    let field = |name: &str| field_text(&mapped, name).map(str::to_string);
+    let submission = NewSubmission {
         reference,
-        requester_id,
-        user_id: user_id.to_string(),
+        requester_id: who.requester_id,
+        user_id: who.user_id,
         app_id: envelope
             .as_ref()
             .and_then(|e| e.app_id)
-            .or_else(|| field("app_id"))
-            .map(str::to_string),
+            .map(str::to_string)
+            .or_else(|| field("app_id")),
         client_id: ctx.client_id.clone(),
-        received_at: crate::store::audit_log::truncate_to_micros(ctx.received_at.naive_utc()),
+        received_at: ctx.received_at,
         document_version: envelope
             .as_ref()
             .and_then(|e| e.document_version)
@@ -215,50 +142,164 @@ pub fn prepare(
         document_status: envelope
             .as_ref()
             .and_then(|e| e.document_status)
-            .or_else(|| field("document_status"))
-            .map(str::to_string),
+            .map(str::to_string)
+            .or_else(|| field("document_status")),
         mapping_name: mapping.name.clone(),
         mapping_hash: mapping.sha256.clone(),
-        decision: status.to_string(),
-        status: status.to_string(),
-        reasons: json!(reasons).to_string(),
-        fields: Value::Object(public).to_string(),
-        pii_names: json!(mapped.pii).to_string(),
-        pii_key_id: sealed.key_id,
-        pii_nonce: sealed.nonce,
-        pii_ciphertext: sealed.ciphertext,
-        document_number_hmac,
-        erased_at: None,
+        decision: mapped.decision.clone(),
+        public_fields: sealed.public_fields,
+        pii_names: mapped.pii.iter().cloned().collect(),
+        sealed_pii: sealed.pii,
+        document_number_hmac: sealed.document_number_hmac,
         payload_digest: digest,
-        payload_bytes: i64::try_from(plaintext.len()).unwrap_or(i64::MAX),
+        payload_bytes: plaintext.len(),
         decryption_key: ctx.key_label.clone(),
         response_body: response.to_string(),
-        content_hash: String::new(),
+        images: sealed.images,
     };
-    row.content_hash = row.compute_content_hash();
-    for warning in &mapped.warnings {
-        log::debug!("mapping {}: {warning}", mapping.name);
-    }
     let audit_details = json!({
-        "status": row.status,
-        "reasons": reasons,
-        "mapping": row.mapping_name,
-        "mapping_hash": row.mapping_hash,
-        "payload_digest": row.payload_digest,
-        "key": row.decryption_key,
-        "images": images.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
+        "status": submission.decision.status,
+        "reasons": submission.decision.reason_codes(),
+        "mapping": submission.mapping_name,
+        "mapping_hash": submission.mapping_hash,
+        "payload_digest": submission.payload_digest,
+        "key": submission.decryption_key,
+        "images": submission.images.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
         "image_policy": format!("{:?}", protection.images).to_lowercase(),
     });
     Ok(Prepared {
-        row,
-        images,
+        submission,
         audit_details,
     })
+}
+
+/// Who sent it and which request it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The upstream's idempotency key (or `digest:…`).
+    pub requester_id: String,
+    /// The upstream's user id.
+    pub user_id: String,
+}
+
+/// The requester and user ids: from the Ditto envelope, or from the mapping's `requester_id`/`user_id`
+/// fields for custom template bodies. Without a requester id the payload digest is the idempotency key, so
+/// an identical retry is still answered from the stored record.
+pub fn identify(
+    envelope: Option<&Envelope<'_>>,
+    mapping: &Mapping,
+    mapped: &Mapped<'_>,
+    digest: &str,
+) -> Result<Identity, PayloadError> {
+    let user_id = envelope
+        .map(|e| e.user_id)
+        .or_else(|| field_text(mapped, "user_id"))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| PayloadError::Invalid {
+            path: format!("{}: user_id", mapping.name),
+            message: "the mapping produced no user_id".into(),
+        })?;
+    let requester_id = envelope
+        .map(|e| e.requester_id.to_string())
+        .or_else(|| {
+            field_text(mapped, "requester_id")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("digest:{}", &digest[..32]));
+    if requester_id.len() > payload::MAX_REQUESTER_ID_LEN {
+        return Err(PayloadError::Invalid {
+            path: "requester_id".into(),
+            message: format!("must be at most {} bytes", payload::MAX_REQUESTER_ID_LEN),
+        });
+    }
+    Ok(Identity {
+        requester_id,
+        user_id: user_id.to_string(),
+    })
+}
+
+/// What [`seal`] produced: the public fields in clear, everything personal sealed or keyed.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// Canonical fields that are not flagged `pii`.
+    pub public_fields: Map<String, Value>,
+    /// The `pii` fields as one sealed JSON object.
+    pub pii: Option<SealedBlob>,
+    /// Keyed hash of the document number.
+    pub document_number_hmac: Option<String>,
+    /// Images (and the raw payload when kept), sealed.
+    pub images: Vec<SealedImage>,
+}
+
+/// Seals the images, the raw payload (when kept) and the personal fields, bound to `reference`, and computes
+/// the document number's keyed hash.
+pub fn seal(
+    reference: &Reference,
+    plaintext: &[u8],
+    mapped: &Mapped<'_>,
+    protection: &Protection,
+) -> Result<Sealed, IntakeError> {
+    let mut images = Vec::with_capacity(mapped.images.len() + 1);
+    for image in &mapped.images {
+        if let Some(sealed) = protection.image(reference, &image.kind, &image.data)? {
+            images.push(sealed);
+        }
+    }
+    if let Some(raw) = protection.raw_payload(reference, plaintext)? {
+        images.push(raw);
+    }
+    let (pii, public_fields): (Map<String, Value>, Map<String, Value>) = mapped
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| mapped.pii.contains(k));
+    Ok(Sealed {
+        public_fields,
+        pii: protection.seal_fields(reference, &pii)?,
+        document_number_hmac: field_text(mapped, "document_number")
+            .filter(|s| !s.is_empty())
+            .map(|n| protection.document_number_hmac(n)),
+        images,
+    })
+}
+
+/// The confirmation the upstream gets, from the mapping's `[response]` template.
+pub fn render(
+    mapping: &Mapping,
+    payload: &Value,
+    mapped: &Mapped<'_>,
+    reference: &Reference,
+    received_at: DateTime<Utc>,
+) -> Result<Value, MappingError> {
+    mapping.render_response(&ResponseContext {
+        payload,
+        fields: &mapped.fields,
+        decision: &mapped.decision,
+        reference: reference.as_str(),
+        received_at,
+    })
+}
+
+/// A canonical field's text, trimmed.
+fn field_text<'m>(mapped: &'m Mapped<'_>, name: &str) -> Option<&'m str> {
+    mapped
+        .fields
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::Status;
+    use crate::store::submissions::SubmissionRow;
+
+    /// The row the store would write for a prepared submission.
+    fn row(p: &Prepared) -> SubmissionRow {
+        SubmissionRow::from_new(&p.submission).0
+    }
 
     fn fixture(name: &str) -> Vec<u8> {
         std::fs::read(format!(
@@ -294,14 +335,15 @@ mod tests {
             &protection(),
         )
         .expect("prepare");
-        assert_eq!(p.row.status, "pending_review");
-        assert_eq!(p.row.reasons, r#"["nfc_not_verified"]"#);
-        assert_eq!(p.row.mapping_name, "ditto-v3");
-        assert_eq!(p.row.mapping_hash.len(), 64);
-        let response: Value = serde_json::from_str(&p.row.response_body).expect("json");
+        let row = row(&p);
+        assert_eq!(row.status, Status::PendingReview);
+        assert_eq!(row.reasons, r#"["nfc_not_verified"]"#);
+        assert_eq!(row.mapping_name, "ditto-v3");
+        assert_eq!(row.mapping_hash.len(), 64);
+        let response: Value = serde_json::from_str(&row.response_body).expect("json");
         assert_eq!(response["result"], json!(true));
         assert_eq!(response["user_id"], json!("sofía.953893@example.com"));
-        assert_eq!(response["reference_number"], json!(p.row.reference));
+        assert_eq!(response["reference_number"], json!(row.reference));
     }
 
     #[test]
@@ -313,12 +355,13 @@ mod tests {
             &protection(),
         )
         .expect("prepare");
-        assert_eq!(p.row.status, "rejected");
+        let row = row(&p);
+        assert_eq!(row.status, Status::Rejected);
         assert_eq!(
-            p.row.reasons,
+            row.reasons,
             r#"["face_mismatch","liveness_failed","document_invalid","document_expired"]"#
         );
-        let response: Value = serde_json::from_str(&p.row.response_body).expect("json");
+        let response: Value = serde_json::from_str(&row.response_body).expect("json");
         assert_eq!(response["result"], json!(false));
     }
 
@@ -349,16 +392,9 @@ mod tests {
             &protection(),
         )
         .expect("prepare");
-        let mut row = p.row.clone();
+        let mut row = row(&p);
         assert_eq!(row.compute_content_hash(), row.content_hash);
-        row.status = "approved".into();
+        row.status = Status::Approved;
         assert_ne!(row.compute_content_hash(), row.content_hash);
-    }
-
-    #[test]
-    fn references_are_unique_and_ordered() {
-        let a = new_reference();
-        let b = new_reference();
-        assert!(a < b, "{a} {b}");
     }
 }

@@ -15,7 +15,7 @@ pub mod cli;
 pub mod config;
 
 pub mod decision;
-pub mod error;
+
 pub mod intake;
 pub mod mapping;
 pub mod payload;
@@ -23,4 +23,5 @@ pub mod protect;
 pub mod records;
 pub mod startup;
 pub mod store;
+pub mod submission;
 pub mod tls;

@@ -9,12 +9,11 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-pub mod rotate;
+use kyc_crypto::at_rest::SealedBlob;
 
 use crate::config::{ImagePolicy, StorageKeys, StorageSettings};
 use crate::payload::PayloadError;
-use crate::store::images::ImageRow;
-use kyc_crypto::at_rest::SealedBlob;
+use crate::submission::{Reference, SealedImage};
 
 /// Keys and policy, built once at start.
 #[derive(Debug)]
@@ -34,17 +33,6 @@ pub struct Protection {
 #[error("stored data could not be opened or sealed: {0}")]
 pub struct ProtectError(String);
 
-/// The sealed personal fields of one record.
-#[derive(Debug, Clone, Default)]
-pub struct SealedFields {
-    /// Key id.
-    pub key_id: Option<String>,
-    /// Nonce.
-    pub nonce: Option<Vec<u8>>,
-    /// Ciphertext.
-    pub ciphertext: Option<Vec<u8>>,
-}
-
 impl Protection {
     /// Decodes the keys from `[storage]`; refuses to start without them.
     pub fn from_settings(
@@ -61,10 +49,10 @@ impl Protection {
     /// Decodes and checks one image; seals it unless the policy drops images.
     pub fn image(
         &self,
-        reference: &str,
+        reference: &Reference,
         kind: &str,
         base64_text: &str,
-    ) -> Result<Option<ImageRow>, PayloadError> {
+    ) -> Result<Option<SealedImage>, PayloadError> {
         let invalid = |message: String| PayloadError::Invalid {
             path: format!("images.{kind}"),
             message,
@@ -82,104 +70,87 @@ impl Protection {
         if self.images == ImagePolicy::Drop {
             return Ok(None);
         }
-        self.seal_image_row(reference, kind, content_type, &bytes)
+        self.seal_image(reference, kind, content_type, &bytes)
             .map(Some)
+            .map_err(|e| invalid(format!("could not be sealed ({e})")))
     }
 
     /// Seals the decrypted request body when `keep_raw_payload` is on.
     pub fn raw_payload(
         &self,
-        reference: &str,
+        reference: &Reference,
         body: &[u8],
-    ) -> Result<Option<ImageRow>, PayloadError> {
+    ) -> Result<Option<SealedImage>, ProtectError> {
         if !self.keep_raw_payload {
             return Ok(None);
         }
-        self.seal_image_row(reference, "raw_payload", "application/json", body)
+        self.seal_image(reference, "raw_payload", "application/json", body)
             .map(Some)
     }
 
-    fn seal_image_row(
+    /// Seals image bytes (or the kept raw payload) of `reference` under the active key.
+    pub fn seal_image(
         &self,
-        reference: &str,
+        reference: &Reference,
         kind: &str,
         content_type: &str,
         bytes: &[u8],
-    ) -> Result<ImageRow, PayloadError> {
+    ) -> Result<SealedImage, ProtectError> {
         let blob = self
             .keys
             .data
             .seal(bytes, image_aad(reference, kind).as_bytes())
-            .map_err(|e| PayloadError::Invalid {
-                path: format!("images.{kind}"),
-                message: format!("could not be sealed ({e})"),
-            })?;
-        Ok(ImageRow {
-            reference: reference.to_string(),
+            .map_err(|e| ProtectError(e.to_string()))?;
+        Ok(SealedImage {
             kind: kind.to_string(),
             content_type: content_type.to_string(),
-            byte_len: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-            key_id: blob.key_id,
-            nonce: blob.nonce,
-            ciphertext: blob.ciphertext,
+            byte_len: bytes.len(),
+            blob,
         })
     }
 
-    /// Opens a stored image.
-    pub fn open_image(&self, row: &ImageRow) -> Result<Vec<u8>, ProtectError> {
-        let blob = SealedBlob {
-            key_id: row.key_id.clone(),
-            nonce: row.nonce.clone(),
-            ciphertext: row.ciphertext.clone(),
-        };
+    /// Opens a stored image of `reference`.
+    pub fn open_image(
+        &self,
+        reference: &Reference,
+        image: &SealedImage,
+    ) -> Result<Vec<u8>, ProtectError> {
         self.keys
             .data
-            .open(&blob, image_aad(&row.reference, &row.kind).as_bytes())
+            .open(&image.blob, image_aad(reference, &image.kind).as_bytes())
             .map_err(|e| ProtectError(e.to_string()))
     }
 
     /// Seals the personal fields of a record (nothing when there are none).
     pub fn seal_fields(
         &self,
-        reference: &str,
+        reference: &Reference,
         pii: &Map<String, Value>,
-    ) -> Result<SealedFields, ProtectError> {
+    ) -> Result<Option<SealedBlob>, ProtectError> {
         if pii.is_empty() {
-            return Ok(SealedFields::default());
+            return Ok(None);
         }
         let plain = Value::Object(pii.clone()).to_string();
-        let blob = self
-            .keys
+        self.keys
             .data
             .seal(plain.as_bytes(), fields_aad(reference).as_bytes())
-            .map_err(|e| ProtectError(e.to_string()))?;
-        Ok(SealedFields {
-            key_id: Some(blob.key_id),
-            nonce: Some(blob.nonce),
-            ciphertext: Some(blob.ciphertext),
-        })
+            .map(Some)
+            .map_err(|e| ProtectError(e.to_string()))
     }
 
     /// Opens the personal fields of a record (empty when there are none, or after erasure).
     pub fn open_fields(
         &self,
-        reference: &str,
-        sealed: &SealedFields,
+        reference: &Reference,
+        sealed: Option<&SealedBlob>,
     ) -> Result<Map<String, Value>, ProtectError> {
-        let (Some(key_id), Some(nonce), Some(ciphertext)) =
-            (&sealed.key_id, &sealed.nonce, &sealed.ciphertext)
-        else {
+        let Some(blob) = sealed else {
             return Ok(Map::new());
-        };
-        let blob = SealedBlob {
-            key_id: key_id.clone(),
-            nonce: nonce.clone(),
-            ciphertext: ciphertext.clone(),
         };
         let plain = self
             .keys
             .data
-            .open(&blob, fields_aad(reference).as_bytes())
+            .open(blob, fields_aad(reference).as_bytes())
             .map_err(|e| ProtectError(e.to_string()))?;
         match serde_json::from_slice(&plain) {
             Ok(Value::Object(map)) => Ok(map),
@@ -187,21 +158,19 @@ impl Protection {
         }
     }
 
-    /// All canonical fields of a stored record: the public ones merged with the opened personal ones.
+    /// All canonical fields of a stored record: its public fields (a JSON object as stored) merged with the
+    /// opened personal ones.
     pub fn record_fields(
         &self,
-        row: &crate::store::submissions::SubmissionRow,
+        reference: &Reference,
+        public_fields: &str,
+        sealed: Option<&SealedBlob>,
     ) -> Result<Map<String, Value>, ProtectError> {
-        let mut fields = match serde_json::from_str(&row.fields) {
+        let mut fields = match serde_json::from_str(public_fields) {
             Ok(Value::Object(map)) => map,
             _ => return Err(ProtectError("stored fields are not a JSON object".into())),
         };
-        let sealed = SealedFields {
-            key_id: row.pii_key_id.clone(),
-            nonce: row.pii_nonce.clone(),
-            ciphertext: row.pii_ciphertext.clone(),
-        };
-        fields.extend(self.open_fields(&row.reference, &sealed)?);
+        fields.extend(self.open_fields(reference, sealed)?);
         Ok(fields)
     }
 
@@ -241,13 +210,44 @@ impl Protection {
     }
 }
 
+impl crate::store::rotation::Resealer for Protection {
+    fn active_key_id(&self) -> &str {
+        self.keys.data.active_key_id()
+    }
+
+    fn reseal_image(
+        &self,
+        reference: &Reference,
+        image: &SealedImage,
+    ) -> Result<SealedImage, String> {
+        let plain = self
+            .open_image(reference, image)
+            .map_err(|e| e.to_string())?;
+        self.seal_image(reference, &image.kind, &image.content_type, &plain)
+            .map_err(|e| e.to_string())
+    }
+
+    fn reseal_fields(
+        &self,
+        reference: &Reference,
+        fields: &SealedBlob,
+    ) -> Result<SealedBlob, String> {
+        let open = self
+            .open_fields(reference, Some(fields))
+            .map_err(|e| e.to_string())?;
+        self.seal_fields(reference, &open)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "sealed personal fields opened to nothing".to_string())
+    }
+}
+
 /// Associated data of an image blob: moving it to another submission or kind makes it fail to open.
-pub fn image_aad(reference: &str, kind: &str) -> String {
+pub fn image_aad(reference: &Reference, kind: &str) -> String {
     format!("kyc-receiver/image/v1/{reference}/{kind}")
 }
 
 /// Associated data of the sealed personal fields.
-pub fn fields_aad(reference: &str) -> String {
+pub fn fields_aad(reference: &Reference) -> String {
     format!("kyc-receiver/fields/v1/{reference}")
 }
 

@@ -151,7 +151,7 @@ impl Application {
                 .configure(|cfg| api::configure(cfg, &submit_path, &token_path))
                 .default_service(web::to(api::not_found))
         })
-        .on_connect(record_peer_certificate)
+        .on_connect(tls::record_peer_certificate)
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -197,21 +197,6 @@ impl Application {
     }
 }
 
-/// The verified client certificate's subject of a mutual-TLS connection, for subject pinning.
-#[derive(Debug, Clone)]
-pub struct PeerSubject(pub String);
-
-fn record_peer_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
-    use actix_tls::accept::openssl::TlsStream;
-    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
-        && let Some(cert) = tls.ssl().peer_certificate()
-    {
-        data.insert(PeerSubject(crate::auth::x509_subject_string(
-            cert.subject_name(),
-        )));
-    }
-}
-
 /// Creates the development signing key when asked to, then builds every enabled auth mode.
 fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
     let auth = &settings.auth;
@@ -232,7 +217,7 @@ fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
 /// Runs retention every `retention.interval_secs` off the async workers; failures are logged and retried at
 /// the next tick.
 fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 32]) {
-    let policy = settings.retention.policy();
+    let policy = store::retention::RetentionPolicy::from(&settings.retention);
     let period = Duration::from_secs(settings.retention.interval_secs.max(1));
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(period);

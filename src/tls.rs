@@ -153,6 +153,22 @@ pub fn acceptor(
     Ok(builder)
 }
 
+/// The verified client certificate's subject of a mutual-TLS connection, for subject pinning.
+#[derive(Debug, Clone)]
+pub struct PeerSubject(pub String);
+
+/// `on_connect` hook: keeps the subject of a verified client certificate in the connection's data.
+pub fn record_peer_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    use actix_tls::accept::openssl::TlsStream;
+    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
+        && let Some(cert) = tls.ssl().peer_certificate()
+    {
+        data.insert(PeerSubject(crate::auth::x509_subject_string(
+            cert.subject_name(),
+        )));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,12 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-use super::AppState;
+use super::{ApiError, AppState, LogFields};
 use crate::auth::{AuthError, Principal, principal_cert_subject_allowed};
-use crate::error::ApiError;
-use crate::startup::PeerSubject;
+use crate::tls::PeerSubject;
 
-/// Authenticates the request and checks `scope`. Failures carry the right `WWW-Authenticate` challenge.
+/// Authenticates the request and checks `scope`; the client id goes on the request's log line. Failures
+/// carry the right `WWW-Authenticate` challenge.
 pub async fn authorize(
     req: &HttpRequest,
     state: &AppState,
@@ -37,6 +37,7 @@ pub async fn authorize(
             challenge: "Bearer error=\"invalid_token\"".into(),
         });
     }
+    LogFields::update(req, |f| f.client_id = Some(principal.client_id.clone()));
     Ok(principal)
 }
 

@@ -10,8 +10,8 @@ use actix_web::web::{self, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::ApiError;
 use crate::config::ServerSettings;
-use crate::error::ApiError;
 
 /// Media types that cannot carry a submission. Anything else is accepted, because the upstream sends its
 /// configured `Content-Type` (usually `application/json`) even when the body is encrypted text.

@@ -10,36 +10,25 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::auth::authorize;
-use super::reads::{audit_read, log_client, purpose, query_params, with_db};
-use super::records::PurposeParam;
+use super::query::{self, FormatParam, Purpose};
+use super::reads::{audit_read, purpose, with_db};
+use super::{ApiError, AppState, ErrorBody, private_ok};
 use crate::auth::scopes;
-use crate::error::ApiError;
 use crate::records::FilterParams;
-use crate::records::export::{Exporter, Format};
+use crate::records::export::Exporter;
 use crate::store::listing;
-
-/// The export format. Documentation only: the handler parses the query by hand.
-#[allow(dead_code)]
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct FormatParam {
-    /// `csv` (header row, 16 columns, canonical fields as one JSON column) or `jsonl` (one record per line).
-    #[param(required = true, inline)]
-    pub format: Format,
-}
 
 /// Streams the matching records.
 #[utoipa::path(get, path = "/v1/export", tag = "records",
-    params(FormatParam, FilterParams, PurposeParam),
+    params(FormatParam, FilterParams, Purpose),
     responses(
         (status = 200, description = "The records, streamed", content(
             (String = "text/csv"), (String = "application/jsonl"))),
-        (status = 400, description = "`invalid_query` or `purpose_required`", body = super::openapi::ErrorBody),
-        (status = 401, description = "`invalid_token`", body = super::openapi::ErrorBody),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_query` or `purpose_required`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
     security(("oauth2" = ["kyc:read"]), ("bearer" = [])))]
 pub async fn export(
@@ -47,19 +36,13 @@ pub async fn export(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_READ).await?;
-    log_client(&req, &principal);
-    let mut allowed = FilterParams::NAMES.to_vec();
-    allowed.extend(["format", "purpose"]);
-    let q = query_params(&req, &allowed)?;
-    let format: Format = q
-        .get("format")
-        .ok_or_else(|| ApiError::InvalidQuery("`format` is required: csv or jsonl".into()))?
-        .parse()?;
-    let params = FilterParams::from_lookup(|k| q.get(k).cloned());
+    let q: query::Export = query::parse(&req)?;
+    let format = q.format.format()?;
+    let params = q.filters;
     let filter = params.parse()?;
     let unmask = principal.has(scopes::KYC_READ_PII);
     let purpose = if unmask {
-        purpose(&state, q.get("purpose"))?
+        purpose(&state, q.purpose.purpose.as_deref())?
     } else {
         None
     };
@@ -95,9 +78,8 @@ pub async fn export(
             }
         }
     });
-    Ok(HttpResponse::Ok()
+    Ok(private_ok()
         .content_type(format.content_type())
-        .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"kyc-export.{}\"", format.extension()),

@@ -6,12 +6,19 @@ use serde_json::json;
 use super::AppState;
 use crate::store;
 
-/// Liveness: the process answers.
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Object)), security(()))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers a query and a mapping set is loaded (always true once started).
+/// Readiness: database reachable, mappings loaded.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "Not ready (with `Retry-After`)", body = Object),
+    ), security(()))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let db = web::block(move || -> Result<(), store::StoreError> {
@@ -42,7 +49,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", crate::error::RETRY_AFTER_SECS.to_string()))
+            .insert_header(("Retry-After", super::error::RETRY_AFTER_SECS.to_string()))
             .json(body)
     }
 }

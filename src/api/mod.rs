@@ -1,11 +1,14 @@
-//! HTTP routes. Handlers are thin: they extract, call plain functions (intake, store) and map errors through
-//! [`crate::error::ApiError`]. The whole route table is [`configure`].
+//! HTTP routes. Handlers are thin: they authenticate, extract, call plain functions (intake, records, store)
+//! and map errors through [`ApiError`], the one place errors become status codes. The whole route table is
+//! [`configure`].
 
 pub mod auth;
 mod body;
+pub mod error;
 mod export;
 mod health;
 pub mod openapi;
+mod query;
 pub mod rate_limit;
 mod reads;
 mod records;
@@ -18,16 +21,17 @@ mod v1;
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use kyc_crypto::CipherProfile;
 
+pub use self::error::{ApiError, ErrorBody};
 use crate::auth::AuthStack;
 use crate::config::Settings;
-use crate::error::ApiError;
 use crate::mapping::registry::MappingRegistry;
 use crate::protect::Protection;
 use crate::store::Pool;
 use crate::store::writer::Writer;
-use kyc_crypto::CipherProfile;
 
 /// Shared state handed to every handler.
 pub struct AppState {
@@ -35,7 +39,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Connections for reads.
     pub pool: Pool,
-    /// The one write path.
+    /// The group-commit writer: submissions, reviews and audit events of reads go through it.
     pub writer: Writer,
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
@@ -57,13 +61,36 @@ pub struct AppState {
     pub cpu_slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// Facts the request log line reports besides method, route, status and latency. Handlers fill it in.
+/// Facts the request log line reports besides method, route, status and latency: `authorize` records the
+/// client, the submission handler the requester id.
 #[derive(Debug, Clone, Default)]
 pub struct LogFields {
     /// The upstream's requester id, if plain enough to log.
     pub requester_id: Option<String>,
     /// The authenticated client.
     pub client_id: Option<String>,
+}
+
+impl LogFields {
+    /// Changes the request's log fields (kept in its extensions until the log line is written).
+    pub fn update(req: &HttpRequest, change: impl FnOnce(&mut LogFields)) {
+        let mut extensions = req.extensions_mut();
+        match extensions.get_mut::<LogFields>() {
+            Some(fields) => change(fields),
+            None => {
+                let mut fields = LogFields::default();
+                change(&mut fields);
+                extensions.insert(fields);
+            }
+        }
+    }
+}
+
+/// A 200 that no cache may keep: every answer of the API carries records, tokens or confirmations.
+pub fn private_ok() -> HttpResponseBuilder {
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header((header::CACHE_CONTROL, "no-store"));
+    ok
 }
 
 /// Mounts every route.

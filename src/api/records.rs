@@ -8,15 +8,14 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::auth::authorize;
-use super::reads::{audit_read, log_client, purpose, query_params, with_db};
+use super::query::{self, Paging, Purpose};
+use super::reads::{audit_read, purpose, with_db};
+use super::{ApiError, AppState, ErrorBody, private_ok};
 use crate::auth::scopes;
-use crate::error::ApiError;
-use crate::records::{
-    Cursor, FilterParams, SubmissionDetail, SubmissionSummary, load_detail, parse_limit,
-};
+use crate::records::{Cursor, FilterParams, SubmissionDetail, SubmissionSummary, load_detail};
 use crate::store::images;
+use crate::submission::Reference;
 
 /// A page of records.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,55 +28,26 @@ pub struct SubmissionPage {
     pub masked: bool,
 }
 
-/// Paging parameters. Documentation only: handlers parse the query by hand to refuse unknown names.
-#[allow(dead_code)]
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// `next_cursor` of the previous page. A traversal sees the records stored when its first page was read:
-    /// none twice, none skipped, however many arrive meanwhile.
-    pub cursor: Option<String>,
-    /// Page size, 1 to 500 (default 100).
-    pub limit: Option<i64>,
-}
-
-/// Why personal data is read; stored in the audit event. Required when `audit.require_purpose = true` and
-/// the read includes personal data or images. Documentation only, like [`PageParams`].
-#[allow(dead_code)]
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PurposeParam {
-    /// Free text, at most 200 characters (e.g. a case number).
-    pub purpose: Option<String>,
-}
-
-fn no_store() -> (header::HeaderName, &'static str) {
-    (header::CACHE_CONTROL, "no-store")
-}
-
 /// Lists records matching the filters, a page at a time.
 #[utoipa::path(get, path = "/v1/submissions", tag = "records",
-    params(FilterParams, PageParams, PurposeParam),
+    params(FilterParams, Paging, Purpose),
     responses(
         (status = 200, description = "A page of records", body = SubmissionPage),
-        (status = 400, description = "`invalid_query` or `purpose_required`", body = super::openapi::ErrorBody),
-        (status = 401, description = "`invalid_token`", body = super::openapi::ErrorBody),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_query` or `purpose_required`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
     security(("oauth2" = ["kyc:read"]), ("bearer" = [])))]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_READ).await?;
-    log_client(&req, &principal);
-    let mut allowed = FilterParams::NAMES.to_vec();
-    allowed.extend(["cursor", "limit", "purpose"]);
-    let q = query_params(&req, &allowed)?;
-    let filter = FilterParams::from_lookup(|k| q.get(k).cloned()).parse()?;
-    let limit = parse_limit(q.get("limit").map(String::as_str))?;
-    let cursor = q.get("cursor").map(|c| Cursor::decode(c)).transpose()?;
+    let q: query::SubmissionList = query::parse(&req)?;
+    let filter = q.filters.parse()?;
+    let limit = q.paging.limit()?;
+    let cursor = q.paging.cursor.as_deref().map(Cursor::decode).transpose()?;
     let unmask = principal.has(scopes::KYC_READ_PII);
     let purpose = if unmask {
-        purpose(&state, q.get("purpose"))?
+        purpose(&state, q.purpose.purpose.as_deref())?
     } else {
         None
     };
@@ -94,29 +64,27 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     })
     .await?;
     if unmask && !items.is_empty() {
-        let references: Vec<&str> = items.iter().map(|i| i.reference.as_str()).collect();
+        let references: Vec<&Reference> = items.iter().map(|i| &i.reference).collect();
         let details = json!({"endpoint": "list", "count": items.len(), "references": references, "purpose": purpose});
         audit_read(&state, &principal, "personal_data_listed", None, details).await?;
     }
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(SubmissionPage {
-            items,
-            next_cursor,
-            masked: !unmask,
-        }))
+    Ok(private_ok().json(SubmissionPage {
+        items,
+        next_cursor,
+        masked: !unmask,
+    }))
 }
 
 /// One record with its reasons, mapping, review history, images stored and audit events.
 #[utoipa::path(get, path = "/v1/submissions/{reference}", tag = "records",
-    params(("reference" = String, Path, description = "The record's reference (`KYC-…`)"), PurposeParam),
+    params(("reference" = String, Path, description = "The record's reference (`KYC-…`)"), Purpose),
     responses(
         (status = 200, description = "The record", body = SubmissionDetail),
-        (status = 400, description = "`invalid_query` or `purpose_required`", body = super::openapi::ErrorBody),
-        (status = 401, description = "`invalid_token`", body = super::openapi::ErrorBody),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_query` or `purpose_required`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
     security(("oauth2" = ["kyc:read"]), ("bearer" = [])))]
 pub async fn show(
@@ -125,15 +93,14 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_READ).await?;
-    log_client(&req, &principal);
-    let q = query_params(&req, &["purpose"])?;
+    let q: query::Only<Purpose> = query::parse(&req)?;
     let unmask = principal.has(scopes::KYC_READ_PII);
     let purpose = if unmask {
-        purpose(&state, q.get("purpose"))?
+        purpose(&state, q.part.purpose.as_deref())?
     } else {
         None
     };
-    let reference = path.into_inner();
+    let reference = Reference::parse(&path).ok_or(ApiError::NotFound)?;
     let protection = state.protection.clone();
     let wanted = reference.clone();
     let detail = with_db(&state, move |conn| {
@@ -152,7 +119,7 @@ pub async fn show(
         )
         .await?;
     }
-    Ok(HttpResponse::Ok().insert_header(no_store()).json(detail))
+    Ok(private_ok().json(detail))
 }
 
 /// The bytes of one stored image, with its stored `Content-Type`. Every access is audited. The sealed raw
@@ -162,16 +129,16 @@ pub async fn show(
     params(
         ("reference" = String, Path, description = "The record's reference"),
         ("kind" = String, Path, description = "Image kind as listed in the record (`selfie`, `front`, …)"),
-        PurposeParam,
+        Purpose,
     ),
     responses(
         (status = 200, description = "The image", content(
             (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "application/json"))),
-        (status = 400, description = "`invalid_query` or `purpose_required`", body = super::openapi::ErrorBody),
-        (status = 401, description = "`invalid_token`", body = super::openapi::ErrorBody),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`: no such record or image", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_query` or `purpose_required`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such record or image", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
     security(("oauth2" = ["kyc:images"]), ("bearer" = [])))]
 pub async fn image(
@@ -180,31 +147,30 @@ pub async fn image(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_IMAGES).await?;
-    log_client(&req, &principal);
     let (reference, kind) = path.into_inner();
     if kind == "raw_payload" && !principal.has(scopes::KYC_READ_PII) {
         return Err(ApiError::InsufficientScope {
             scope: scopes::KYC_READ_PII.into(),
         });
     }
-    let q = query_params(&req, &["purpose"])?;
-    let purpose = purpose(&state, q.get("purpose"))?;
+    let q: query::Only<Purpose> = query::parse(&req)?;
+    let purpose = purpose(&state, q.part.purpose.as_deref())?;
+    let reference = Reference::parse(&reference).ok_or(ApiError::NotFound)?;
     let protection = state.protection.clone();
     let (wanted, wanted_kind) = (reference.clone(), kind.clone());
     let (content_type, bytes) = with_db(&state, move |conn| {
-        let Some(row) = images::find(conn, &wanted, &wanted_kind)? else {
+        let Some(image) = images::find(conn, &wanted, &wanted_kind)? else {
             return Err(ApiError::NotFound);
         };
         let bytes = protection
-            .open_image(&row)
+            .open_image(&wanted, &image)
             .map_err(|e| ApiError::internal(&e))?;
-        Ok((row.content_type, bytes))
+        Ok((image.content_type, bytes))
     })
     .await?;
     let details = json!({"kind": kind, "byte_len": bytes.len(), "purpose": purpose});
     audit_read(&state, &principal, "image_read", Some(reference), details).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
+    Ok(private_ok()
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .content_type(content_type)
         .body(bytes))

@@ -7,16 +7,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::auth::authorize;
 use super::body::read_limited;
-use super::reads::log_client;
-use super::submit::store_error;
+use super::{ApiError, AppState, ErrorBody, private_ok};
 use crate::auth::scopes;
-use crate::error::ApiError;
+use crate::decision::{ReviewDecision, Status};
 use crate::records::ReviewView;
 use crate::store::audit_log::format_timestamp;
-use crate::store::review::{DECISIONS, ReviewOutcome, ReviewRequest};
+use crate::store::review::{ReviewOutcome, ReviewRequest};
+use crate::submission::Reference;
 
 /// Largest review body.
 const MAX_REVIEW_BODY: usize = 16 * 1024;
@@ -28,11 +27,15 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// `approved` or `rejected`.
-    #[schema(example = "approved")]
+    #[schema(value_type = ReviewDecision, example = "approved")]
     pub decision: String,
     /// Why (1 to 4000 characters). Shown to readers with `kyc:read_pii` only; the audit event keeps its
     /// SHA-256.
-    #[schema(example = "Chip read failed; document checked by video call")]
+    #[schema(
+        example = "Chip read failed; document checked by video call",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub note: String,
 }
 
@@ -40,9 +43,9 @@ pub struct ReviewBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewAnswer {
     /// The record.
-    pub reference: String,
+    pub reference: Reference,
     /// Its new status.
-    pub status: String,
+    pub status: Status,
     /// The review.
     pub review: ReviewView,
 }
@@ -53,14 +56,14 @@ pub struct ReviewAnswer {
     request_body(content = ReviewBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Recorded", body = ReviewAnswer),
-        (status = 400, description = "`invalid_json`", body = super::openapi::ErrorBody),
-        (status = 401, description = "`invalid_token`", body = super::openapi::ErrorBody),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`not_pending_review`, or `integrity_check_failed` when the stored record no longer matches its hash", body = super::openapi::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = super::openapi::ErrorBody),
-        (status = 422, description = "`invalid_payload` (names the field)", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_json`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_pending_review`, or `integrity_check_failed` when the stored record no longer matches its hash", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_payload` (names the field)", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
     security(("oauth2" = ["kyc:review"]), ("bearer" = [])))]
 pub async fn review(
@@ -70,37 +73,35 @@ pub async fn review(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_REVIEW).await?;
-    log_client(&req, &principal);
     let body = read_limited(&req, payload, MAX_REVIEW_BODY).await?;
-    let body = parse_body(&body)?;
+    let (decision, note) = parse_body(&body)?;
+    let reference = Reference::parse(&path).ok_or(ApiError::NotFound)?;
     let request = ReviewRequest {
-        reference: path.into_inner(),
+        reference,
         reviewer: principal.client_id.clone(),
-        decision: body.decision,
-        note: body.note.trim().to_string(),
+        decision,
+        note,
     };
-    let outcome = state.writer.review(request).await.map_err(store_error)?;
-    match outcome {
-        ReviewOutcome::Reviewed(review) => Ok(HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(ReviewAnswer {
-                reference: review.reference.clone(),
-                status: review.decision.clone(),
-                review: ReviewView {
-                    created_at: format_timestamp(review.created_at),
-                    id: review.id,
-                    reviewer: review.reviewer,
-                    decision: review.decision,
-                    note: review.note,
-                },
-            })),
+    match state.writer.review(request).await? {
+        ReviewOutcome::Reviewed(review) => Ok(private_ok().json(ReviewAnswer {
+            reference: review.reference.clone(),
+            status: review.decision.status(),
+            review: ReviewView {
+                created_at: format_timestamp(review.created_at),
+                id: review.id,
+                reviewer: review.reviewer,
+                decision: review.decision,
+                note: review.note,
+            },
+        })),
         ReviewOutcome::NotFound => Err(ApiError::NotFound),
         ReviewOutcome::NotPending { status } => Err(ApiError::NotPendingReview { status }),
         ReviewOutcome::IntegrityMismatch => Err(ApiError::IntegrityCheckFailed),
     }
 }
 
-fn parse_body(bytes: &[u8]) -> Result<ReviewBody, ApiError> {
+/// The decision and the trimmed note of a review body, each checked.
+fn parse_body(bytes: &[u8]) -> Result<(ReviewDecision, String), ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::InvalidJson(format!("the body is not JSON: {e}")))?;
     let invalid = |path: &str, message: &str| ApiError::InvalidPayload {
@@ -113,14 +114,15 @@ fn parse_body(bytes: &[u8]) -> Result<ReviewBody, ApiError> {
             &format!("expected {{\"decision\": …, \"note\": …}} ({e})"),
         )
     })?;
-    if !DECISIONS.contains(&body.decision.as_str()) {
+    let Some(decision) = ReviewDecision::parse(&body.decision) else {
         return Err(invalid("decision", "must be \"approved\" or \"rejected\""));
-    }
-    let note_chars = body.note.trim().chars().count();
+    };
+    let note = body.note.trim();
+    let note_chars = note.chars().count();
     if note_chars == 0 || note_chars > MAX_NOTE_CHARS {
         return Err(invalid("note", "must be 1 to 4000 characters"));
     }
-    Ok(body)
+    Ok((decision, note.to_string()))
 }
 
 #[cfg(test)]

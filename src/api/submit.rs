@@ -2,21 +2,35 @@
 //! (decrypt) → intake (parse, map, decide) off the async workers → writer (one commit with its audit event) →
 //! the confirmation. A refused request leaves only a PII-free audit event.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
 use super::auth::authorize;
 use super::body::{check_media_type, declared_too_large, read_limited, reserve_budget};
-use super::{AppState, LogFields};
+use super::{ApiError, AppState, LogFields, private_ok};
 use crate::auth::scopes;
-use crate::error::ApiError;
 use crate::intake::{self, IntakeContext};
-use crate::store::StoreError;
 use crate::store::audit_log::AuditDraft;
 use crate::store::writer::SubmitOutcome;
 
-/// Handles one submission.
+/// A KYC submission from the upstream (path: `server.submit_path`): the Ditto payload as JSON, or its
+/// encrypted text when `[encryption.request]` is on.
+#[utoipa::path(post, path = "/kyc", tag = "submission",
+    request_body(content = Object, description = "Ditto v3 payload (or its base64 ciphertext)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored (or replayed); the confirmation, sealed as text/plain when response encryption is on", body = super::openapi::Confirmation),
+        (status = 400, description = "`invalid_json`, `decrypt_failed` or `invalid_request`", body = super::ErrorBody),
+        (status = 401, description = "`invalid_token`", body = super::ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = super::ErrorBody),
+        (status = 409, description = "`duplicate_conflict`", body = super::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = super::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = super::ErrorBody),
+        (status = 422, description = "`invalid_payload` or `mapping_failed`", body = super::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:submit"]), ("bearer" = [])))]
 pub async fn submit(
     req: HttpRequest,
     payload: web::Payload,
@@ -31,10 +45,6 @@ pub async fn submit(
     {
         return Err(ApiError::RateLimited { retry_after });
     }
-    req.extensions_mut().insert(LogFields {
-        requester_id: None,
-        client_id: client_id.clone(),
-    });
     if let Err(e) = check_media_type(&req) {
         return Err(refuse(&state, e, None, client_id).await);
     }
@@ -65,18 +75,15 @@ pub async fn submit(
             return Err(refuse(&state, err, refusal.requester_id, client_id).await);
         }
     };
-    req.extensions_mut().insert(LogFields {
-        requester_id: crate::payload::loggable_requester_id(&json!({
-            "request_info": {"requester_id": prepared.row.requester_id}
-        })),
-        client_id: client_id.clone(),
-    });
+    let requester_id = crate::payload::loggable_requester_id(&json!({
+        "request_info": {"requester_id": prepared.submission.requester_id}
+    }));
+    LogFields::update(&req, |f| f.requester_id = requester_id);
     drop(arrival);
     let outcome = state
         .writer
-        .submit(prepared.row, prepared.images, prepared.audit_details)
-        .await
-        .map_err(store_error)?;
+        .submit(prepared.submission, prepared.audit_details)
+        .await?;
     match outcome {
         SubmitOutcome::Stored { response_body, .. }
         | SubmitOutcome::Replayed { response_body, .. } => confirmation(&state, response_body),
@@ -111,17 +118,17 @@ async fn run_intake(
         .await
         .map_err(|_| ApiError::Unavailable)?;
     let (cipher, protection) = (state.request_cipher.clone(), state.protection.clone());
-    web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings, &protection))
-        .await
-        .map_err(|e| ApiError::internal(&e))
+    Ok(
+        web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings, &protection))
+            .await?,
+    )
 }
 
 /// The 200 answer: the confirmation JSON, or its ciphertext (base64 text) when response encryption is on.
 /// Error answers stay plain JSON: the upstream treats any non-2xx as a failed call whatever the body, and
 /// operators and monitoring can read them.
 fn confirmation(state: &AppState, json_body: String) -> Result<HttpResponse, ApiError> {
-    let mut answer = HttpResponse::Ok();
-    answer.insert_header(("Cache-Control", "no-store"));
+    let mut answer = private_ok();
     if state.response_cipher.is_enabled() {
         let sealed = state
             .response_cipher
@@ -130,17 +137,6 @@ fn confirmation(state: &AppState, json_body: String) -> Result<HttpResponse, Api
         Ok(answer.content_type("text/plain").body(sealed))
     } else {
         Ok(answer.content_type("application/json").body(json_body))
-    }
-}
-
-/// Maps storage failures: unavailability is a 503 the upstream can retry; anything else is a logged 500.
-pub fn store_error(err: StoreError) -> ApiError {
-    match err {
-        StoreError::Unavailable(msg) => {
-            log::warn!("submission not stored, database unavailable: {msg}");
-            ApiError::Unavailable
-        }
-        other => ApiError::internal(&other),
     }
 }
 

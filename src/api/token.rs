@@ -5,35 +5,35 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 
+use super::ApiError;
 use super::AppState;
+use super::body::read_limited;
 use crate::auth::TokenRequest;
 use crate::auth::token_endpoint::NO_STORE_HEADERS;
-use crate::error::ApiError;
-use crate::startup::PeerSubject;
+use crate::tls::PeerSubject;
 
 const MAX_TOKEN_BODY: usize = 64 * 1024;
 
-/// Issues a token or answers an RFC 6749 §5.2 error.
+/// OAuth2 client-credentials token endpoint (path: `auth.token_path`).
+#[utoipa::path(post, path = "/oauth/token", tag = "auth",
+    request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Token issued", body = super::openapi::TokenAnswer),
+        (status = 400, description = "RFC 6749 error", body = super::openapi::OAuthErrorBody),
+        (status = 401, description = "`invalid_client`", body = super::openapi::OAuthErrorBody),
+        (status = 429, description = "Too many failed attempts", body = super::openapi::OAuthErrorBody),
+    ),
+    security(()))]
 pub async fn token(
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(endpoint) = state.auth.token_endpoint.clone() else {
         return Err(ApiError::NotFound);
     };
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::IncompleteBody)?;
-        if body.len() + chunk.len() > MAX_TOKEN_BODY {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_TOKEN_BODY,
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_limited(&req, payload, MAX_TOKEN_BODY).await?.to_vec();
     let header_text = |name| {
         req.headers()
             .get(name)
@@ -49,9 +49,7 @@ pub async fn token(
         remote_addr: req.peer_addr().map(|a| a.ip()),
         client_cert_subject: req.conn_data::<PeerSubject>().map(|s| s.0.clone()),
     };
-    let outcome = web::block(move || endpoint.handle(&request))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let outcome = web::block(move || endpoint.handle(&request)).await?;
     let mut response = match &outcome {
         Ok(_) => HttpResponse::Ok(),
         Err(e) => {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::config::Settings;
 use crate::protect::Protection;
+use crate::store::retention::RetentionPolicy;
 use crate::store::{self, ConnectionManager};
 
 /// Settings, keys and one connection: what every data command needs.
@@ -60,7 +61,12 @@ pub fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
     if !report.changed_submissions.is_empty() {
         return Err(format!(
             "submission content changed: {}",
-            report.changed_submissions.join(", ")
+            report
+                .changed_submissions
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     println!("audit trail intact");
@@ -91,7 +97,7 @@ pub fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), Strin
     let mut host = open(config)?;
     let report = store::retention::run(
         &mut host.conn,
-        &host.settings.retention.policy(),
+        &RetentionPolicy::from(&host.settings.retention),
         &host.protection.checkpoint_key(),
         chrono::Utc::now().naive_utc(),
         dry_run,
@@ -103,7 +109,7 @@ pub fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), Strin
 /// `keys rotate-data [--batch N]`.
 pub fn rotate_data(config: Option<PathBuf>, batch: i64) -> Result<(), String> {
     let mut host = open(config)?;
-    let report = crate::protect::rotate::rotate_data(&mut host.conn, &host.protection, batch)
+    let report = store::rotation::rotate_data(&mut host.conn, &host.protection, batch)
         .map_err(|e| e.to_string())?;
     print_json(&report)
 }

@@ -15,6 +15,7 @@ use crate::records::export::{Exporter, Format, csv_header, csv_record};
 use crate::records::{Cursor, FilterParams, SubmissionSummary, load_detail, parse_limit};
 use crate::store::audit_log::{AuditDraft, append_alone};
 use crate::store::{self, listing};
+use crate::submission::Reference;
 
 /// `records …`
 #[derive(Debug, Subcommand)]
@@ -142,7 +143,7 @@ fn audit_pii(
     ctx: &mut Context,
     access: &Access,
     kind: &str,
-    reference: Option<String>,
+    reference: Option<Reference>,
     mut details: Value,
 ) -> Result<(), String> {
     if !access.pii {
@@ -223,10 +224,10 @@ fn write_table(out: &mut impl Write, items: &[SubmissionSummary]) -> std::io::Re
         .iter()
         .map(|i| {
             [
-                i.reference.clone(),
+                i.reference.to_string(),
                 i.received_at.clone(),
-                i.status.clone(),
-                i.decision.clone(),
+                i.status.to_string(),
+                i.decision.to_string(),
                 i.document_status.clone().unwrap_or_default(),
                 i.reasons.join(","),
             ]
@@ -264,7 +265,9 @@ fn write_table(out: &mut impl Write, items: &[SubmissionSummary]) -> std::io::Re
 }
 
 fn show(ctx: &mut Context, reference: &str, access: &Access) -> Result<(), String> {
-    let detail = load_detail(&mut ctx.conn, reference, &ctx.protection, access.pii)
+    let reference =
+        Reference::parse(reference).ok_or_else(|| format!("`{reference}` is not a reference"))?;
+    let detail = load_detail(&mut ctx.conn, &reference, &ctx.protection, access.pii)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no record {reference}"))?;
     let details = json!({"endpoint": "show", "fields": detail.pii_fields});
@@ -272,7 +275,7 @@ fn show(ctx: &mut Context, reference: &str, access: &Access) -> Result<(), Strin
         ctx,
         access,
         "personal_data_read",
-        Some(reference.to_string()),
+        Some(reference.clone()),
         details,
     )?;
     let text = serde_json::to_string_pretty(&detail).map_err(|e| e.to_string())?;

@@ -7,13 +7,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::auth::AuthSettings;
 use kyc_crypto::{CipherProfile, ProfileSettings};
 
+use crate::auth::AuthSettings;
+
 mod audit;
+mod database;
 mod storage;
 
 pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
+pub use database::{BadDatabaseUrl, DatabaseSettings, DbUrl};
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -109,16 +112,6 @@ pub struct RetentionSettings {
 }
 
 impl RetentionSettings {
-    /// The policy the store applies.
-    pub fn policy(&self) -> crate::store::retention::RetentionPolicy {
-        crate::store::retention::RetentionPolicy {
-            images_days: self.images_days,
-            records_days: self.records_days,
-            audit_days: self.audit_days,
-            batch_size: self.batch_size,
-        }
-    }
-
     /// True when anything expires at all.
     pub fn enabled(&self) -> bool {
         self.images_days > 0 || self.records_days > 0 || self.audit_days > 0
@@ -176,31 +169,6 @@ impl ServerSettings {
     pub fn client_ca_path(&self) -> Option<&Path> {
         (!self.client_ca.as_os_str().is_empty()).then_some(self.client_ca.as_path())
     }
-}
-
-/// `[database]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    /// `sqlite://path` or `postgres://…`; the scheme picks the backend.
-    pub url: String,
-    /// Largest number of pooled connections (SQLite is capped at 4).
-    pub pool_size: u32,
-    /// How long a request waits for a connection before answering 503.
-    pub connect_timeout_secs: u64,
-    /// SQLite only: how long a writer waits on a lock before giving up.
-    pub busy_timeout_ms: u32,
-    /// Writer threads doing group commits; 0 = automatic (1: every commit holds the audit-chain head lock, so
-    /// more writers only wait for each other).
-    pub writers: usize,
-    /// Most submissions one commit carries.
-    pub batch_max_rows: usize,
-    /// Most payload bytes one commit carries.
-    pub batch_max_bytes: usize,
-    /// How long a commit may wait, in microseconds, for submissions already being prepared to join it.
-    pub batch_max_wait_us: u64,
-    /// Submissions waiting for a writer before new ones are refused with 503.
-    pub queue_depth: usize,
 }
 
 /// Loading or validating configuration failed; the message names the file or key.
@@ -280,7 +248,7 @@ impl Settings {
                 message: "must be at least 1024".into(),
             });
         }
-        crate::store::DbUrl::parse(&self.database.url).map_err(|e| ConfigError::Invalid {
+        DbUrl::parse(&self.database.url).map_err(|e| ConfigError::Invalid {
             key: "database.url",
             message: e.to_string(),
         })?;

@@ -1,6 +1,10 @@
 use super::*;
 use crate::config::{DataKeySettings, ImagePolicy, StorageSettings};
 
+fn r(text: &str) -> Reference {
+    Reference::parse(text).expect("reference")
+}
+
 const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const KEY_B: &str = "HxwdHhsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
 
@@ -35,32 +39,32 @@ fn jpeg_base64() -> String {
 fn an_image_opens_only_where_it_was_sealed() {
     let p = protection(ImagePolicy::Encrypt);
     let row = p
-        .image("KYC-1", "selfie", &jpeg_base64())
+        .image(&r("KYC-1"), "selfie", &jpeg_base64())
         .expect("ok")
         .expect("kept");
     assert_eq!(row.content_type, "image/jpeg");
-    assert_eq!(p.open_image(&row).expect("opens")[..3], [0xFF, 0xD8, 0xFF]);
-    let moved = ImageRow {
-        reference: "KYC-2".into(),
-        ..row.clone()
-    };
+    assert_eq!(
+        p.open_image(&r("KYC-1"), &row).expect("opens")[..3],
+        [0xFF, 0xD8, 0xFF]
+    );
     assert!(
-        p.open_image(&moved).is_err(),
+        p.open_image(&r("KYC-2"), &row).is_err(),
         "blob moved to another submission"
     );
-    let relabelled = ImageRow {
+    let relabelled = SealedImage {
         kind: "front".into(),
         ..row.clone()
     };
     assert!(
-        p.open_image(&relabelled).is_err(),
+        p.open_image(&r("KYC-1"), &relabelled).is_err(),
         "blob moved to another kind"
     );
-    let unknown_key = ImageRow {
-        key_id: "zz".into(),
-        ..row
-    };
-    assert!(p.open_image(&unknown_key).is_err(), "unknown key id");
+    let mut unknown_key = row;
+    unknown_key.blob.key_id = "zz".into();
+    assert!(
+        p.open_image(&r("KYC-1"), &unknown_key).is_err(),
+        "unknown key id"
+    );
 }
 
 #[test]
@@ -68,12 +72,12 @@ fn rotation_keeps_old_blobs_readable() {
     let old = Protection::from_settings(&settings(ImagePolicy::Encrypt, "a", &[("a", KEY_A)]))
         .expect("old");
     let row = old
-        .image("KYC-1", "front", &jpeg_base64())
+        .image(&r("KYC-1"), "front", &jpeg_base64())
         .expect("ok")
         .expect("kept");
     let fields = old
         .seal_fields(
-            "KYC-1",
+            &r("KYC-1"),
             &serde_json::json!({"surname": "Kowalski"})
                 .as_object()
                 .cloned()
@@ -86,21 +90,23 @@ fn rotation_keeps_old_blobs_readable() {
         &[("b", KEY_B), ("a", KEY_A)],
     ))
     .expect("new");
-    assert!(rotated.open_image(&row).is_ok());
+    assert!(rotated.open_image(&r("KYC-1"), &row).is_ok());
     assert_eq!(
-        rotated.open_fields("KYC-1", &fields).expect("open")["surname"],
+        rotated
+            .open_fields(&r("KYC-1"), fields.as_ref())
+            .expect("open")["surname"],
         "Kowalski"
     );
     let fresh = rotated
-        .image("KYC-2", "front", &jpeg_base64())
+        .image(&r("KYC-2"), "front", &jpeg_base64())
         .expect("ok")
         .expect("kept");
-    assert_eq!(fresh.key_id, "b");
+    assert_eq!(fresh.blob.key_id, "b");
     let without_old =
         Protection::from_settings(&settings(ImagePolicy::Encrypt, "b", &[("b", KEY_B)]))
             .expect("b");
     assert!(
-        without_old.open_image(&row).is_err(),
+        without_old.open_image(&r("KYC-1"), &row).is_err(),
         "a removed key no longer opens old blobs"
     );
 }
@@ -112,26 +118,25 @@ fn sealed_fields_are_bound_to_their_record() {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let sealed = p.seal_fields("KYC-1", &pii).expect("seal");
-    assert_eq!(p.open_fields("KYC-1", &sealed).expect("open"), pii);
-    assert!(p.open_fields("KYC-2", &sealed).is_err());
-    assert!(
-        p.open_fields("KYC-1", &SealedFields::default())
-            .expect("none")
-            .is_empty()
+    let sealed = p.seal_fields(&r("KYC-1"), &pii).expect("seal");
+    assert_eq!(
+        p.open_fields(&r("KYC-1"), sealed.as_ref()).expect("open"),
+        pii
     );
+    assert!(p.open_fields(&r("KYC-2"), sealed.as_ref()).is_err());
+    assert!(p.open_fields(&r("KYC-1"), None).expect("none").is_empty());
 }
 
 #[test]
 fn drop_policy_checks_but_keeps_nothing() {
     let p = protection(ImagePolicy::Drop);
     assert!(
-        p.image("KYC-1", "selfie", &jpeg_base64())
+        p.image(&r("KYC-1"), "selfie", &jpeg_base64())
             .expect("ok")
             .is_none()
     );
     assert!(
-        p.image("KYC-1", "selfie", "aGVsbG8=").is_err(),
+        p.image(&r("KYC-1"), "selfie", "aGVsbG8=").is_err(),
         "still checked"
     );
 }
@@ -147,7 +152,7 @@ fn non_images_oversize_and_bad_base64_name_the_kind() {
         ("%%%", "base64"),
         (jpeg_base64().as_str(), "larger"),
     ] {
-        let err = p.image("KYC-1", "portrait", text).expect_err("refused");
+        let err = p.image(&r("KYC-1"), "portrait", text).expect_err("refused");
         assert!(
             matches!(&err, PayloadError::Invalid { path, message } if path == "images.portrait" && message.contains(what)),
             "{err}"
@@ -160,9 +165,13 @@ fn mime_wrapped_and_data_url_images_decode() {
     let p = protection(ImagePolicy::Encrypt);
     let text = jpeg_base64();
     let wrapped = format!("{}\r\n{}", &text[..10], &text[10..]);
-    assert!(p.image("KYC-1", "a", &wrapped).expect("wrapped").is_some());
     assert!(
-        p.image("KYC-1", "b", &format!("data:image/jpeg;base64,{text}"))
+        p.image(&r("KYC-1"), "a", &wrapped)
+            .expect("wrapped")
+            .is_some()
+    );
+    assert!(
+        p.image(&r("KYC-1"), "b", &format!("data:image/jpeg;base64,{text}"))
             .expect("data url")
             .is_some()
     );

@@ -149,7 +149,7 @@ impl Exporter {
                 Format::Csv => out.extend_from_slice(&csv_record(&summary)?),
                 Format::Jsonl => {
                     serde_json::to_writer(&mut out, &summary)
-                        .map_err(|_| RecordsError::Malformed(row.reference.clone()))?;
+                        .map_err(|_| RecordsError::Malformed(row.reference.to_string()))?;
                     out.push(b'\n');
                 }
             }
@@ -175,7 +175,7 @@ pub fn csv_record(summary: &SubmissionSummary) -> Result<Vec<u8>, RecordsError> 
 fn csv_values(s: &SubmissionSummary) -> Vec<String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     vec![
-        s.reference.clone(),
+        s.reference.to_string(),
         s.received_at.clone(),
         s.requester_id.clone(),
         s.user_id.clone(),
@@ -185,8 +185,8 @@ fn csv_values(s: &SubmissionSummary) -> Vec<String> {
         opt(&s.document_status),
         s.mapping_name.clone(),
         s.mapping_hash.clone(),
-        s.decision.clone(),
-        s.status.clone(),
+        s.decision.to_string(),
+        s.status.to_string(),
         s.reasons.join(";"),
         serde_json::Value::Object(s.fields.clone()).to_string(),
         s.masked.to_string(),

@@ -10,7 +10,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use std::str::FromStr;
+
+use crate::decision::Status;
 use crate::store::listing::{AuditFilter, Position, SubmissionFilter};
+use crate::submission::Reference;
 
 pub use view::{
     AuditEventView, ImageInfo, RecordsError, ReviewView, SubmissionDetail, SubmissionSummary,
@@ -55,32 +59,33 @@ pub const DEFAULT_LIMIT: i64 = 100;
 /// Largest page size.
 pub const MAX_LIMIT: i64 = 500;
 
-/// The decisions and statuses a record can have.
-pub const STATUSES: [&str; 3] = ["approved", "rejected", "pending_review"];
-
 /// A filter, limit or cursor that cannot be used; the message names the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct QueryError(pub String);
 
 /// Filters of the submission list and export, as given (query string or command line).
-#[derive(Debug, Clone, Default, clap::Args, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FilterParams {
     /// Only records received at or after this instant (RFC 3339, e.g. 2026-11-01T00:00:00Z).
     #[arg(long)]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<String>,
     /// Only records received before this instant (RFC 3339).
     #[arg(long)]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<String>,
     /// Only this upstream user id (exact).
     #[arg(long)]
     pub user_id: Option<String>,
     /// Only this automatic decision: approved, rejected or pending_review.
     #[arg(long)]
+    #[param(value_type = Option<Status>)]
     pub decision: Option<String>,
     /// Only this current status: approved, rejected or pending_review.
     #[arg(long)]
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// Only this document status as sent (e.g. OK).
     #[arg(long)]
@@ -91,30 +96,6 @@ pub struct FilterParams {
 }
 
 impl FilterParams {
-    /// The query parameter names.
-    pub const NAMES: [&'static str; 7] = [
-        "since",
-        "until",
-        "user_id",
-        "decision",
-        "status",
-        "document_status",
-        "reason",
-    ];
-
-    /// Takes the filter parameters out of name/value pairs.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> FilterParams {
-        FilterParams {
-            since: get("since"),
-            until: get("until"),
-            user_id: get("user_id"),
-            decision: get("decision"),
-            status: get("status"),
-            document_status: get("document_status"),
-            reason: get("reason"),
-        }
-    }
-
     /// Checks every value and builds the store filter.
     pub fn parse(&self) -> Result<SubmissionFilter, QueryError> {
         let filter = SubmissionFilter {
@@ -129,8 +110,8 @@ impl FilterParams {
                 .map(|t| instant("until", t))
                 .transpose()?,
             user_id: text("user_id", self.user_id.as_deref(), 256)?,
-            decision: one_of("decision", self.decision.as_deref())?,
-            status: one_of("status", self.status.as_deref())?,
+            decision: status("decision", self.decision.as_deref())?,
+            status: status("status", self.status.as_deref())?,
             document_status: text("document_status", self.document_status.as_deref(), 64)?,
             reason: code("reason", self.reason.as_deref())?,
         };
@@ -144,12 +125,14 @@ impl FilterParams {
 }
 
 /// Filters of the audit trail, as given.
-#[derive(Debug, Clone, Default, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditFilterParams {
     /// Only events at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<String>,
     /// Only events before this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<String>,
     /// Only this event kind (e.g. submission_stored, submission_reviewed, personal_data_read, image_read).
     pub kind: Option<String>,
@@ -160,20 +143,6 @@ pub struct AuditFilterParams {
 }
 
 impl AuditFilterParams {
-    /// The query parameter names.
-    pub const NAMES: [&'static str; 5] = ["since", "until", "kind", "reference", "actor"];
-
-    /// Takes the filter parameters out of name/value pairs.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> AuditFilterParams {
-        AuditFilterParams {
-            since: get("since"),
-            until: get("until"),
-            kind: get("kind"),
-            reference: get("reference"),
-            actor: get("actor"),
-        }
-    }
-
     /// Checks every value and builds the store filter.
     pub fn parse(&self) -> Result<AuditFilter, QueryError> {
         Ok(AuditFilter {
@@ -188,7 +157,15 @@ impl AuditFilterParams {
                 .map(|t| instant("until", t))
                 .transpose()?,
             kind: code("kind", self.kind.as_deref())?,
-            reference: text("reference", self.reference.as_deref(), 128)?,
+            reference: self
+                .reference
+                .as_deref()
+                .map(|r| {
+                    Reference::parse(r).ok_or_else(|| {
+                        QueryError("`reference` must be 1 to 128 printable characters".into())
+                    })
+                })
+                .transpose()?,
             actor: text("actor", self.actor.as_deref(), 256)?,
         })
     }
@@ -243,14 +220,14 @@ impl Cursor {
         let received_at = DateTime::<Utc>::from_timestamp_micros(micros)
             .ok_or_else(bad)?
             .naive_utc();
-        if reference.is_empty() || mark < 0 {
+        if mark < 0 {
             return Err(bad());
         }
         Ok(Cursor {
             mark,
             after: Position {
                 received_at,
-                reference: reference.to_string(),
+                reference: Reference::parse(reference).ok_or_else(bad)?,
             },
         })
     }
@@ -301,15 +278,13 @@ fn text(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Q
     }
 }
 
-fn one_of(name: &str, value: Option<&str>) -> Result<Option<String>, QueryError> {
-    match value {
-        None => Ok(None),
-        Some(v) if STATUSES.contains(&v) => Ok(Some(v.to_string())),
-        Some(_) => Err(QueryError(format!(
-            "`{name}` must be one of {}",
-            STATUSES.join(", ")
-        ))),
-    }
+fn status(name: &str, value: Option<&str>) -> Result<Option<Status>, QueryError> {
+    value
+        .map(|v| {
+            Status::from_str(v)
+                .map_err(|e| QueryError(format!("`{name}` must be one of {}", e.known)))
+        })
+        .transpose()
 }
 
 fn code(name: &str, value: Option<&str>) -> Result<Option<String>, QueryError> {

@@ -4,16 +4,17 @@
 //! that a field is missing. Reviewer notes are free text written while looking at personal data, so they are
 //! masked the same way.
 
-use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::decision::{ReviewDecision, Status};
 use crate::protect::{ProtectError, Protection};
-use crate::store::audit_log::{AuditEvent, format_timestamp};
+use crate::store::audit_log::{self, AuditEvent, format_timestamp};
 use crate::store::review::ReviewRow;
 use crate::store::submissions::SubmissionRow;
-use crate::store::{DbConnection, audit_events, images, review, submissions};
+use crate::store::{DbConnection, images, review, submissions};
+use crate::submission::Reference;
 
 /// What a masked personal value reads as. A fixed text rather than first-and-last characters: the length and
 /// the edges of a name or document number are themselves identifying.
@@ -40,7 +41,7 @@ pub enum RecordsError {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SubmissionSummary {
     /// Our reference (`KYC-…`), as returned to the upstream.
-    pub reference: String,
+    pub reference: Reference,
     /// When it was received (RFC 3339, UTC, microseconds).
     pub received_at: String,
     /// The upstream's idempotency key.
@@ -60,9 +61,9 @@ pub struct SubmissionSummary {
     /// SHA-256 of that mapping file.
     pub mapping_hash: String,
     /// The automatic decision.
-    pub decision: String,
+    pub decision: Status,
     /// The current status (a reviewer's decision once reviewed).
-    pub status: String,
+    pub status: Status,
     /// Reason codes of the decision.
     pub reasons: Vec<String>,
     /// Canonical fields; personal ones masked unless `masked` is false.
@@ -92,8 +93,8 @@ pub struct ReviewView {
     pub id: String,
     /// The reviewer's client id.
     pub reviewer: String,
-    /// `approved` or `rejected`.
-    pub decision: String,
+    /// The reviewer's decision.
+    pub decision: ReviewDecision,
     /// The note (masked unless the reader may see personal data).
     pub note: String,
     /// When (RFC 3339, UTC).
@@ -112,7 +113,7 @@ pub struct AuditEventView {
     /// Who caused it (client id).
     pub actor: Option<String>,
     /// The submission it concerns.
-    pub reference: Option<String>,
+    pub reference: Option<Reference>,
     /// The upstream request id.
     pub requester_id: Option<String>,
     /// Event-specific facts; never personal values.
@@ -153,7 +154,8 @@ pub struct SubmissionDetail {
 }
 
 fn pii_names(row: &SubmissionRow) -> Result<Vec<String>, RecordsError> {
-    serde_json::from_str(&row.pii_names).map_err(|_| RecordsError::Malformed(row.reference.clone()))
+    serde_json::from_str(&row.pii_names)
+        .map_err(|_| RecordsError::Malformed(row.reference.to_string()))
 }
 
 /// The list/export view of a row; opens the personal fields and masks them unless `unmask`.
@@ -162,7 +164,8 @@ pub fn summarize(
     protection: &Protection,
     unmask: bool,
 ) -> Result<SubmissionSummary, RecordsError> {
-    let mut fields = protection.record_fields(row)?;
+    let mut fields =
+        protection.record_fields(&row.reference, &row.fields, row.sealed_pii().as_ref())?;
     for name in pii_names(row)? {
         let value = fields.remove(&name).unwrap_or(Value::Null);
         let shown = if unmask || value.is_null() {
@@ -173,7 +176,7 @@ pub fn summarize(
         fields.insert(name, shown);
     }
     let reasons = serde_json::from_str(&row.reasons)
-        .map_err(|_| RecordsError::Malformed(row.reference.clone()))?;
+        .map_err(|_| RecordsError::Malformed(row.reference.to_string()))?;
     Ok(SubmissionSummary {
         reference: row.reference.clone(),
         received_at: format_timestamp(row.received_at),
@@ -185,8 +188,8 @@ pub fn summarize(
         document_status: row.document_status.clone(),
         mapping_name: row.mapping_name.clone(),
         mapping_hash: row.mapping_hash.clone(),
-        decision: row.decision.clone(),
-        status: row.status.clone(),
+        decision: row.decision,
+        status: row.status,
         reasons,
         fields,
         masked: !unmask,
@@ -223,7 +226,7 @@ fn review_view(review: ReviewRow, unmask: bool) -> ReviewView {
 /// One record with its images, reviews and audit events; `None` when there is no such reference.
 pub fn load_detail(
     conn: &mut DbConnection,
-    reference: &str,
+    reference: &Reference,
     protection: &Protection,
     unmask: bool,
 ) -> Result<Option<SubmissionDetail>, RecordsError> {
@@ -243,12 +246,7 @@ pub fn load_detail(
         .into_iter()
         .map(|r| review_view(r, unmask))
         .collect();
-    let mut events: Vec<AuditEvent> = audit_events::table
-        .filter(audit_events::reference.eq(reference))
-        .order(audit_events::seq)
-        .limit(MAX_RECORD_EVENTS + 1)
-        .select(AuditEvent::as_select())
-        .load(conn)?;
+    let mut events = audit_log::events_of(conn, reference, MAX_RECORD_EVENTS + 1)?;
     let truncated = events.len() > MAX_RECORD_EVENTS as usize;
     events.truncate(MAX_RECORD_EVENTS as usize);
     Ok(Some(SubmissionDetail {
@@ -257,7 +255,7 @@ pub fn load_detail(
         payload_digest: row.payload_digest.clone(),
         payload_bytes: row.payload_bytes,
         decryption_key: row.decryption_key.clone(),
-        content_hash_ok: row.compute_content_hash() == row.content_hash,
+        content_hash_ok: row.content_hash_ok(),
         content_hash: row.content_hash,
         images,
         reviews,

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{DbConnection, audit_events, audit_head};
+use crate::submission::Reference;
 
 /// An event about to be appended. `details` must be free of personal data.
 #[derive(Debug, Clone)]
@@ -18,7 +19,7 @@ pub struct AuditDraft {
     /// Who caused it (client id), when known.
     pub actor: Option<String>,
     /// The submission it concerns, when there is one.
-    pub reference: Option<String>,
+    pub reference: Option<Reference>,
     /// The upstream's request id, when known and well-formed.
     pub requester_id: Option<String>,
     /// Event-specific facts (codes, counts, key labels); never personal values.
@@ -38,7 +39,7 @@ pub struct AuditEvent {
     /// Who caused it.
     pub actor: Option<String>,
     /// The submission it concerns.
-    pub reference: Option<String>,
+    pub reference: Option<Reference>,
     /// The upstream request id.
     pub requester_id: Option<String>,
     /// JSON text of the details.
@@ -109,6 +110,42 @@ impl ChainCursor {
             .execute(conn)?;
         Ok(())
     }
+}
+
+/// The chain head as stored: the last event's sequence number and hash.
+pub fn head(conn: &mut DbConnection) -> QueryResult<(i64, String)> {
+    audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)
+}
+
+/// Up to `limit` events with `seq > after`, in chain order.
+pub fn events_after(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::seq.gt(after))
+        .order(audit_events::seq)
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// The first `limit` events about one submission, in chain order.
+pub fn events_of(
+    conn: &mut DbConnection,
+    reference: &Reference,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::reference.eq(reference))
+        .order(audit_events::seq)
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
 }
 
 /// Inserts events made by [`ChainCursor::next_event`], many rows per statement.

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::audit_log::{AuditDraft, ChainCursor};
 use super::submissions::SubmissionRow;
 use super::{DbConnection, submission_images, submissions_table as submissions};
+use crate::submission::Reference;
 
 /// What an erasure did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -21,7 +22,7 @@ pub struct ErasureReceipt {
     /// Images deleted.
     pub images: usize,
     /// Their references.
-    pub references: Vec<String>,
+    pub references: Vec<Reference>,
     /// Sequence number of the receipt in the audit trail.
     pub audit_seq: i64,
 }

@@ -15,9 +15,9 @@ use diesel::sql_types::{BigInt, Bool};
 
 use super::audit_log::AuditEvent;
 use super::submissions::SubmissionRow;
-use super::{DbConnection, audit_events, audit_head, submissions_table as submissions};
-
-type Backend = <DbConnection as Connection>::Backend;
+use super::{Backend, DbConnection, audit_events, audit_head, submissions_table as submissions};
+use crate::decision::Status;
+use crate::submission::Reference;
 
 /// Which submissions to read. Every field narrows the set; `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,10 +28,10 @@ pub struct SubmissionFilter {
     pub until: Option<NaiveDateTime>,
     /// Exact upstream user id.
     pub user_id: Option<String>,
-    /// The automatic decision (`approved`, `rejected`, `pending_review`).
-    pub decision: Option<String>,
+    /// The automatic decision.
+    pub decision: Option<Status>,
     /// The current status (differs from `decision` once reviewed).
-    pub status: Option<String>,
+    pub status: Option<Status>,
     /// Exact document status as sent.
     pub document_status: Option<String>,
     /// A reason code the record carries.
@@ -44,7 +44,7 @@ pub struct Position {
     /// Its `received_at`.
     pub received_at: NaiveDateTime,
     /// Its reference (the tie-breaker).
-    pub reference: String,
+    pub reference: Reference,
 }
 
 impl Position {
@@ -76,10 +76,10 @@ fn filtered<'a>(filter: &'a SubmissionFilter, mark: i64) -> submissions::BoxedQu
     if let Some(user_id) = &filter.user_id {
         query = query.filter(submissions::user_id.eq(user_id));
     }
-    if let Some(decision) = &filter.decision {
+    if let Some(decision) = filter.decision {
         query = query.filter(submissions::decision.eq(decision));
     }
-    if let Some(status) = &filter.status {
+    if let Some(status) = filter.status {
         query = query.filter(submissions::status.eq(status));
     }
     if let Some(document_status) = &filter.document_status {
@@ -151,7 +151,7 @@ pub struct AuditFilter {
     /// Exact event kind, e.g. `submission_reviewed`.
     pub kind: Option<String>,
     /// The submission it concerns.
-    pub reference: Option<String>,
+    pub reference: Option<Reference>,
     /// Who caused it (client id).
     pub actor: Option<String>,
 }

@@ -8,7 +8,9 @@ pub mod images;
 pub mod listing;
 pub mod retention;
 pub mod review;
+pub mod rotation;
 mod schema;
+mod sql_text;
 pub mod submissions;
 pub mod writer;
 
@@ -26,6 +28,7 @@ pub use schema::{
 };
 
 use crate::config::DatabaseSettings;
+pub use crate::config::DbUrl;
 
 /// Rows per multi-row INSERT: 200 rows of the widest table stay far below SQLite's 32 766 and PostgreSQL's
 /// 65 535 bound parameters.
@@ -50,6 +53,9 @@ pub(crate) use insert_many;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The backend type of [`DbConnection`], for boxed queries.
+pub type Backend = <DbConnection as Connection>::Backend;
+
 /// A connection to whichever backend the URL named.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -61,15 +67,6 @@ pub enum DbConnection {
 
 /// The pool every request and writer takes connections from.
 pub type Pool = r2d2::Pool<ConnectionManager>;
-
-/// Which backend a URL names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbUrl {
-    /// `postgres://…` or `postgresql://…`, passed to libpq as is.
-    Postgres(String),
-    /// `sqlite://PATH` (relative to the working directory) or `sqlite:///ABS/PATH`.
-    Sqlite(String),
-}
 
 /// Storage failures, split by what the caller should tell its client.
 #[derive(Debug, thiserror::Error)]
@@ -120,33 +117,6 @@ fn is_transient_message(message: &str) -> bool {
         || m.contains("terminating connection")
         || m.contains("server closed")
         || m.contains("no connection")
-}
-
-impl DbUrl {
-    /// Parses `database.url`; unknown schemes are refused rather than mistaken for a SQLite file name.
-    pub fn parse(url: &str) -> Result<DbUrl, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(DbUrl::Postgres(url.to_string()))
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err(StoreError::BadUrl("sqlite:// needs a file path".into()));
-            }
-            Ok(DbUrl::Sqlite(path.to_string()))
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            Err(StoreError::BadUrl(format!(
-                "unsupported scheme `{scheme}`; use sqlite://PATH or postgres://…"
-            )))
-        }
-    }
-
-    /// `sqlite` or `postgres`, for logs and metrics.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            DbUrl::Postgres(_) => "postgres",
-            DbUrl::Sqlite(_) => "sqlite",
-        }
-    }
 }
 
 /// Opens connections by scheme. Diesel's derived `establish` tries each backend in turn and hides the real
@@ -201,7 +171,7 @@ impl ManageConnection for ConnectionManager {
 /// Builds the pool without connecting (so a database that is down at start gives one clear error from
 /// [`migrate`] instead of r2d2's retry loop).
 pub fn make_pool(settings: &DatabaseSettings) -> Result<(Pool, DbUrl), StoreError> {
-    let url = DbUrl::parse(&settings.url)?;
+    let url = DbUrl::parse(&settings.url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
     if let DbUrl::Sqlite(path) = &url
         && let Some(parent) = Path::new(path).parent()
         && !parent.as_os_str().is_empty()
@@ -240,38 +210,4 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
 /// Cheap reachability check for `/readyz`.
 pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
     conn.batch_execute("SELECT 1").map_err(StoreError::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_schemes_pick_the_backend() {
-        assert_eq!(
-            DbUrl::parse("sqlite://data/kyc.sqlite").ok(),
-            Some(DbUrl::Sqlite("data/kyc.sqlite".into()))
-        );
-        assert_eq!(
-            DbUrl::parse("sqlite:///var/lib/kyc.db").ok(),
-            Some(DbUrl::Sqlite("/var/lib/kyc.db".into()))
-        );
-        assert!(matches!(
-            DbUrl::parse("postgresql://u@h/db"),
-            Ok(DbUrl::Postgres(_))
-        ));
-    }
-
-    #[test]
-    fn unknown_or_sloppy_schemes_are_refused() {
-        for url in [
-            "mysql://h/db",
-            "postgres:db",
-            "data/kyc.sqlite",
-            "sqlite://",
-            "",
-        ] {
-            assert!(DbUrl::parse(url).is_err(), "{url} should be refused");
-        }
-    }
 }

@@ -14,6 +14,7 @@ use super::{
     DbConnection, audit_checkpoints, audit_events, submission_images,
     submissions_table as submissions,
 };
+use crate::config::RetentionSettings;
 
 /// Ages in days (0 keeps forever) and the batch size.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -26,6 +27,17 @@ pub struct RetentionPolicy {
     pub audit_days: u32,
     /// Rows per transaction.
     pub batch_size: i64,
+}
+
+impl From<&RetentionSettings> for RetentionPolicy {
+    fn from(settings: &RetentionSettings) -> Self {
+        RetentionPolicy {
+            images_days: settings.images_days,
+            records_days: settings.records_days,
+            audit_days: settings.audit_days,
+            batch_size: settings.batch_size,
+        }
+    }
 }
 
 /// What a run did (or, dry, would do).

@@ -10,12 +10,8 @@ use sha2::{Digest, Sha256};
 
 use super::audit_log::{AuditDraft, ChainCursor, truncate_to_micros};
 use super::{DbConnection, reviews, submissions, submissions_table};
-
-/// The status a case must have to be reviewed.
-pub const PENDING: &str = "pending_review";
-
-/// The decisions a reviewer may take.
-pub const DECISIONS: [&str; 2] = ["approved", "rejected"];
+use crate::decision::{ReviewDecision, Status};
+use crate::submission::Reference;
 
 /// One stored review.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable, serde::Serialize)]
@@ -24,11 +20,11 @@ pub struct ReviewRow {
     /// Review id (UUID v7).
     pub id: String,
     /// The submission reviewed.
-    pub reference: String,
+    pub reference: Reference,
     /// The reviewer's client id.
     pub reviewer: String,
-    /// `approved` or `rejected`.
-    pub decision: String,
+    /// The reviewer's decision.
+    pub decision: ReviewDecision,
     /// The reviewer's note (free text; kept out of audit events, which carry its SHA-256 instead).
     pub note: String,
     /// When it was recorded (UTC).
@@ -39,11 +35,11 @@ pub struct ReviewRow {
 #[derive(Debug, Clone)]
 pub struct ReviewRequest {
     /// The submission.
-    pub reference: String,
+    pub reference: Reference,
     /// The reviewer's client id.
     pub reviewer: String,
-    /// `approved` or `rejected` (checked by the caller).
-    pub decision: String,
+    /// The reviewer's decision.
+    pub decision: ReviewDecision,
     /// The note.
     pub note: String,
 }
@@ -58,14 +54,14 @@ pub enum ReviewOutcome {
     /// The case is not pending review (already resolved, or decided automatically).
     NotPending {
         /// Its current status.
-        status: String,
+        status: Status,
     },
     /// The stored row no longer matches its `content_hash`; reviewing it would launder the change.
     IntegrityMismatch,
 }
 
 /// The reviews of one submission, oldest first.
-pub fn list(conn: &mut DbConnection, reference: &str) -> QueryResult<Vec<ReviewRow>> {
+pub fn list(conn: &mut DbConnection, reference: &Reference) -> QueryResult<Vec<ReviewRow>> {
     reviews::table
         .filter(reviews::reference.eq(reference))
         .order((reviews::created_at, reviews::id))
@@ -83,32 +79,32 @@ pub fn apply(
     let Some(mut row) = submissions::find(conn, &request.reference)? else {
         return Ok(ReviewOutcome::NotFound);
     };
-    if row.status != PENDING {
+    if row.status != Status::PendingReview {
         return Ok(ReviewOutcome::NotPending { status: row.status });
     }
-    if row.compute_content_hash() != row.content_hash {
+    if !row.content_hash_ok() {
         return Ok(ReviewOutcome::IntegrityMismatch);
     }
     let review = ReviewRow {
         id: uuid::Uuid::now_v7().to_string(),
         reference: row.reference.clone(),
         reviewer: request.reviewer.clone(),
-        decision: request.decision.clone(),
+        decision: request.decision,
         note: request.note.clone(),
         created_at: truncate_to_micros(now),
     };
     diesel::insert_into(reviews::table)
         .values(&review)
         .execute(conn)?;
-    row.status = request.decision.clone();
+    row.status = request.decision.status();
     row.content_hash = row.compute_content_hash();
     let updated = diesel::update(
         submissions_table::table
             .find(&row.reference)
-            .filter(submissions_table::status.eq(PENDING)),
+            .filter(submissions_table::status.eq(Status::PendingReview)),
     )
     .set((
-        submissions_table::status.eq(&row.status),
+        submissions_table::status.eq(row.status),
         submissions_table::content_hash.eq(&row.content_hash),
     ))
     .execute(conn)?;
@@ -125,7 +121,7 @@ pub fn apply(
             requester_id: Some(row.requester_id.clone()),
             details: json!({
                 "review_id": review.id,
-                "from": PENDING,
+                "from": Status::PendingReview,
                 "to": row.status,
                 "note_sha256": hex::encode(Sha256::digest(review.note.as_bytes())),
                 "content_hash": row.content_hash,

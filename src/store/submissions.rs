@@ -5,16 +5,22 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use kyc_crypto::at_rest::SealedBlob;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::audit_log::{format_timestamp, truncate_to_micros};
+use super::images::ImageRow;
 use super::{DbConnection, submissions_table as submissions};
+use crate::decision::Status;
+use crate::submission::{NewSubmission, Reference};
 
-/// A submission ready to be stored: everything computed before the database is touched.
+/// One stored submission, column for column.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = submissions, treat_none_as_default_value = false)]
 pub struct SubmissionRow {
     /// Our reference, returned to the upstream.
-    pub reference: String,
+    pub reference: Reference,
     /// The upstream's idempotency key.
     pub requester_id: String,
     /// The upstream's user id.
@@ -33,10 +39,10 @@ pub struct SubmissionRow {
     pub mapping_name: String,
     /// SHA-256 of that mapping's file.
     pub mapping_hash: String,
-    /// The automatic decision: `approved`, `rejected` or `pending_review`.
-    pub decision: String,
+    /// The automatic decision.
+    pub decision: Status,
     /// The current status (changes when a reviewer resolves the case).
-    pub status: String,
+    pub status: Status,
     /// JSON array of reason codes.
     pub reasons: String,
     /// JSON object of the canonical fields that are not personal data (personal ones are sealed below).
@@ -66,6 +72,69 @@ pub struct SubmissionRow {
 }
 
 impl SubmissionRow {
+    /// The row of a new submission and the rows of its images, with the content hash computed.
+    pub fn from_new(new: &NewSubmission) -> (SubmissionRow, Vec<ImageRow>) {
+        let (pii_key_id, pii_nonce, pii_ciphertext) = match &new.sealed_pii {
+            Some(blob) => (
+                Some(blob.key_id.clone()),
+                Some(blob.nonce.clone()),
+                Some(blob.ciphertext.clone()),
+            ),
+            None => (None, None, None),
+        };
+        let mut row = SubmissionRow {
+            reference: new.reference.clone(),
+            requester_id: new.requester_id.clone(),
+            user_id: new.user_id.clone(),
+            app_id: new.app_id.clone(),
+            client_id: new.client_id.clone(),
+            received_at: truncate_to_micros(new.received_at.naive_utc()),
+            document_version: new.document_version.clone(),
+            document_status: new.document_status.clone(),
+            mapping_name: new.mapping_name.clone(),
+            mapping_hash: new.mapping_hash.clone(),
+            decision: new.decision.status,
+            status: new.decision.status,
+            reasons: serde_json::json!(new.decision.reason_codes()).to_string(),
+            fields: Value::Object(new.public_fields.clone()).to_string(),
+            pii_names: serde_json::json!(new.pii_names).to_string(),
+            pii_key_id,
+            pii_nonce,
+            pii_ciphertext,
+            document_number_hmac: new.document_number_hmac.clone(),
+            erased_at: None,
+            payload_digest: new.payload_digest.clone(),
+            payload_bytes: i64::try_from(new.payload_bytes).unwrap_or(i64::MAX),
+            decryption_key: new.decryption_key.clone(),
+            response_body: new.response_body.clone(),
+            content_hash: String::new(),
+        };
+        row.content_hash = row.compute_content_hash();
+        let images = new
+            .images
+            .iter()
+            .map(|image| ImageRow::from_sealed(&new.reference, image))
+            .collect();
+        (row, images)
+    }
+
+    /// The sealed personal fields, when the record has any (none after erasure).
+    pub fn sealed_pii(&self) -> Option<SealedBlob> {
+        match (&self.pii_key_id, &self.pii_nonce, &self.pii_ciphertext) {
+            (Some(key_id), Some(nonce), Some(ciphertext)) => Some(SealedBlob {
+                key_id: key_id.clone(),
+                nonce: nonce.clone(),
+                ciphertext: ciphertext.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the stored columns still match `content_hash`.
+    pub fn content_hash_ok(&self) -> bool {
+        self.compute_content_hash() == self.content_hash
+    }
+
     /// Computes `content_hash` from the other columns (canonical JSON array in column order).
     pub fn compute_content_hash(&self) -> String {
         let canonical = serde_json::json!([
@@ -74,7 +143,7 @@ impl SubmissionRow {
             self.user_id,
             self.app_id,
             self.client_id,
-            super::audit_log::format_timestamp(self.received_at),
+            format_timestamp(self.received_at),
             self.document_version,
             self.document_status,
             self.mapping_name,
@@ -88,7 +157,7 @@ impl SubmissionRow {
             self.pii_nonce.as_deref().map(hex::encode),
             self.pii_ciphertext.as_deref().map(hex::encode),
             self.document_number_hmac,
-            self.erased_at.map(super::audit_log::format_timestamp),
+            self.erased_at.map(format_timestamp),
             self.payload_digest,
             self.payload_bytes,
             self.decryption_key,
@@ -102,7 +171,7 @@ impl SubmissionRow {
 #[derive(Debug, Clone)]
 pub struct Existing {
     /// Its reference.
-    pub reference: String,
+    pub reference: Reference,
     /// Its payload digest.
     pub payload_digest: String,
     /// The response it was given.
@@ -125,7 +194,7 @@ pub fn find_existing(
             submissions::payload_digest,
             submissions::response_body,
         ))
-        .load::<(String, String, String, String)>(conn)?;
+        .load::<(String, Reference, String, String)>(conn)?;
     Ok(rows
         .into_iter()
         .map(|(requester_id, reference, payload_digest, response_body)| {
@@ -155,10 +224,28 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
 }
 
 /// One row by reference.
-pub fn find(conn: &mut DbConnection, reference: &str) -> QueryResult<Option<SubmissionRow>> {
+pub fn find(conn: &mut DbConnection, reference: &Reference) -> QueryResult<Option<SubmissionRow>> {
     submissions::table
         .find(reference)
         .select(SubmissionRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// Up to `limit` rows with references after `after` (from the first when `None`), in reference order: a
+/// walk over every stored row that needs no snapshot.
+pub fn page_by_reference(
+    conn: &mut DbConnection,
+    after: Option<&Reference>,
+    limit: i64,
+) -> QueryResult<Vec<SubmissionRow>> {
+    let mut query = submissions::table.into_boxed::<super::Backend>();
+    if let Some(after) = after {
+        query = query.filter(submissions::reference.gt(after));
+    }
+    query
+        .order(submissions::reference)
+        .limit(limit)
+        .select(SubmissionRow::as_select())
+        .load(conn)
 }

@@ -20,6 +20,7 @@ use super::images::ImageRow;
 use super::review::{self, ReviewOutcome, ReviewRequest};
 use super::submissions::{self, Existing, SubmissionRow};
 use super::{DbConnection, Pool, StoreError};
+use crate::submission::{NewSubmission, Reference};
 
 /// What happened to a submission handed to the writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,21 +28,21 @@ pub enum SubmitOutcome {
     /// Newly stored; answer with `response_body`.
     Stored {
         /// Its reference.
-        reference: String,
+        reference: Reference,
         /// The confirmation to send.
         response_body: String,
     },
     /// The same requester id and payload were stored before; answer as then.
     Replayed {
         /// The original reference.
-        reference: String,
+        reference: Reference,
         /// The original confirmation.
         response_body: String,
     },
     /// The requester id was used before for a different payload.
     Conflict {
         /// The reference of the earlier submission.
-        reference: String,
+        reference: Reference,
     },
 }
 
@@ -138,13 +139,15 @@ impl Writer {
         Arrival(self.arriving.clone())
     }
 
-    /// Stores a submission (or finds it was stored before). `details` goes into its audit event.
+    /// Stores a submission (or finds it was stored before). `details` goes into its audit event. The rows
+    /// and the content hash are made here, on the caller's thread, so the writer thread only writes.
     pub async fn submit(
         &self,
-        row: SubmissionRow,
-        images: Vec<ImageRow>,
+        submission: NewSubmission,
         details: serde_json::Value,
     ) -> Result<SubmitOutcome, StoreError> {
+        let (row, images) = SubmissionRow::from_new(&submission);
+        drop(submission);
         let (reply, rx) = oneshot::channel();
         self.enqueue(Job::Submission {
             row: Box::new(row),
@@ -374,10 +377,10 @@ fn plan_one<'a>(
     details: &serde_json::Value,
     now: chrono::NaiveDateTime,
 ) -> SubmitOutcome {
-    let draft = |kind: &str, reference: &str, details: serde_json::Value| AuditDraft {
+    let draft = |kind: &str, reference: &Reference, details: serde_json::Value| AuditDraft {
         kind: kind.into(),
         actor: row.client_id.clone(),
-        reference: Some(reference.to_string()),
+        reference: Some(reference.clone()),
         requester_id: Some(row.requester_id.clone()),
         details,
     };

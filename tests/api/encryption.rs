@@ -56,7 +56,7 @@ async fn every_vector_through_http(backend: Backend) {
             assert_eq!(r.status(), 200, "{name}");
             let answer: Value = r.json().await.expect("json");
             let reference = answer["reference_number"].as_str().expect("reference");
-            let row = submissions::find(&mut app.db(), reference)
+            let row = submissions::find(&mut app.db(), &crate::helpers::reference(reference))
                 .expect("query")
                 .expect("row");
             assert_eq!(
@@ -138,7 +138,7 @@ async fn previous_key_opens_during_overlap_and_not_after() {
     let answer: Value = r.json().await.expect("json");
     let row = submissions::find(
         &mut app.db(),
-        answer["reference_number"].as_str().expect("ref"),
+        &crate::helpers::reference(answer["reference_number"].as_str().expect("ref")),
     )
     .expect("query")
     .expect("row");

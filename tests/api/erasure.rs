@@ -19,12 +19,9 @@ async fn erasing_a_subject_removes_personal_data_and_keeps_decisions(app: &TestA
             .json()
             .await
             .expect("json");
-        references.push(
-            answer["reference_number"]
-                .as_str()
-                .expect("ref")
-                .to_string(),
-        );
+        references.push(crate::helpers::reference(
+            answer["reference_number"].as_str().expect("ref"),
+        ));
     }
     let other: Value = app
         .submit(fixture_json("ditto-v3-small.json").to_string())
@@ -94,9 +91,12 @@ async fn erasing_a_subject_removes_personal_data_and_keeps_decisions(app: &TestA
         );
         assert_eq!(row.content_hash, row.compute_content_hash());
     }
-    let untouched = submissions::find(&mut db, other["reference_number"].as_str().expect("ref"))
-        .expect("q")
-        .expect("row");
+    let untouched = submissions::find(
+        &mut db,
+        &crate::helpers::reference(other["reference_number"].as_str().expect("ref")),
+    )
+    .expect("q")
+    .expect("row");
     assert!(untouched.erased_at.is_none() && untouched.pii_ciphertext.is_some());
 
     let report = kyc_receiver::audit::verify(&mut db).expect("verify");

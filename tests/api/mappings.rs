@@ -41,7 +41,7 @@ async fn decisions_follow_the_shipped_mapping(app: &TestApp) {
     ] {
         let answer: Value = app.submit(fixture(name)).await.json().await.expect("json");
         let reference = answer["reference_number"].as_str().expect("reference");
-        let row = submissions::find(&mut app.db(), reference)
+        let row = submissions::find(&mut app.db(), &crate::helpers::reference(reference))
             .expect("query")
             .expect("stored");
         assert_eq!(row.status, status, "{name}");
@@ -106,7 +106,7 @@ async fn submit_as(app: &TestApp, requester_id: &str) -> submissions::Submission
         .await
         .expect("json");
     let reference = answer["reference_number"].as_str().expect("reference");
-    submissions::find(&mut app.db(), reference)
+    submissions::find(&mut app.db(), &crate::helpers::reference(reference))
         .expect("query")
         .expect("stored")
 }

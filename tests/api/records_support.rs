@@ -1,11 +1,9 @@
 //! Helpers of the auditor tests: tokens with chosen scopes, many submissions at once, authorized GETs, and
 //! rows seeded straight into the database through the real intake (for exports larger than a page).
 
-use diesel::Connection;
 use serde_json::{Value, json};
 
 use crate::helpers::{AUDITOR, TestApp, fixture_json, protection};
-use kyc_receiver::store::audit_log::{AuditDraft, ChainCursor};
 
 /// An auditor token narrowed to `scope`.
 pub async fn auditor(app: &TestApp, scope: &str) -> String {
@@ -73,44 +71,11 @@ pub async fn traverse(app: &TestApp, token: &str, query: &str, limit: usize) -> 
 /// Inserts `n` records made by the real intake from the small fixture (without images), each with its
 /// `submission_stored` event, in one transaction. Much faster than `n` HTTP submissions.
 pub fn seed(app: &TestApp, n: usize, tag: &str) {
-    let mappings = kyc_receiver::mapping::MappingSet::load_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"),
-    )
-    .expect("mappings");
-    let protection = protection();
-    let template = fixture_json("ditto-v3-small.json");
-    let mut conn = app.db();
-    conn.transaction::<_, diesel::result::Error, _>(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
-        for i in 0..n {
-            let mut body = template.clone();
-            body["request_info"]["requester_id"] = json!(format!("{tag}-{i}"));
-            let ctx = kyc_receiver::intake::IntakeContext {
-                client_id: Some("seed".into()),
-                key_label: None,
-                received_at: chrono::Utc::now(),
-            };
-            let prepared = kyc_receiver::intake::prepare(
-                body.to_string().as_bytes(),
-                &ctx,
-                &mappings,
-                &protection,
-            )
-            .expect("prepare");
-            kyc_receiver::store::submissions::insert(c, &[&prepared.row])?;
-            cursor.append(
-                c,
-                &AuditDraft {
-                    kind: "submission_stored".into(),
-                    actor: Some("seed".into()),
-                    reference: Some(prepared.row.reference.clone()),
-                    requester_id: Some(prepared.row.requester_id.clone()),
-                    details: prepared.audit_details,
-                },
-                chrono::Utc::now().naive_utc(),
-            )?;
-        }
-        cursor.save(c)
-    })
-    .expect("seed");
+    crate::helpers::seed_records(
+        &mut app.db(),
+        &crate::helpers::shipped_mappings(),
+        &protection(),
+        "seed",
+        (0..n).map(|i| format!("{tag}-{i}")),
+    );
 }

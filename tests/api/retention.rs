@@ -143,17 +143,14 @@ async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
         .json()
         .await
         .expect("json");
-    let reference = answer["reference_number"]
-        .as_str()
-        .expect("ref")
-        .to_string();
+    let reference = crate::helpers::reference(answer["reference_number"].as_str().expect("ref"));
     let new_key = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A=";
     let both = test_protection("t2", &[("t2", new_key), ("t1", TEST_DATA_KEY)]);
     let mut db = app.db();
     // Batch size 1 with one image already done would be a resumed run; the result is the same.
-    let report = kyc_receiver::protect::rotate::rotate_data(&mut db, &both, 1).expect("rotate");
+    let report = kyc_receiver::store::rotation::rotate_data(&mut db, &both, 1).expect("rotate");
     assert_eq!((report.images, report.records), (4, 1));
-    let again = kyc_receiver::protect::rotate::rotate_data(&mut db, &both, 1).expect("resume");
+    let again = kyc_receiver::store::rotation::rotate_data(&mut db, &both, 1).expect("resume");
     assert_eq!((again.images, again.records, again.batches), (0, 0, 0));
 
     let only_new = test_protection("t2", &[("t2", new_key)]);
@@ -161,9 +158,11 @@ async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
         let row = images::find(&mut db, &reference, &kind)
             .expect("q")
             .expect("row");
-        assert_eq!(row.key_id, "t2");
+        assert_eq!(row.blob.key_id, "t2");
         assert_eq!(
-            only_new.open_image(&row).expect("opens with the new key")[..2],
+            only_new
+                .open_image(&reference, &row)
+                .expect("opens with the new key")[..2],
             [0xFF, 0xD8]
         );
     }
@@ -171,7 +170,9 @@ async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
         .expect("q")
         .expect("row");
     assert_eq!(
-        only_new.record_fields(&row).expect("fields")["document_number"],
+        only_new
+            .record_fields(&row.reference, &row.fields, row.sealed_pii().as_ref())
+            .expect("fields")["document_number"],
         "MD2053424"
     );
     assert!(audit::verify(&mut db).expect("verify").ok);

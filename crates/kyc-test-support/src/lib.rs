@@ -493,3 +493,62 @@ pub fn captured_logs() -> Vec<String> {
         .map(|l| l.clone())
         .unwrap_or_default()
 }
+
+/// The repository's mapping set (`mappings/`).
+pub fn shipped_mappings() -> kyc_receiver::mapping::MappingSet {
+    kyc_receiver::mapping::MappingSet::load_dir(&repo_root().join("mappings")).expect("mappings")
+}
+
+/// Stores one record per requester id, each made by the real intake from the small fixture (no images) with
+/// its `submission_stored` event, in one transaction: much faster than HTTP submissions, for tests and
+/// benchmarks that need many rows.
+pub fn seed_records(
+    conn: &mut DbConnection,
+    mappings: &kyc_receiver::mapping::MappingSet,
+    protection: &kyc_receiver::protect::Protection,
+    client: &str,
+    requester_ids: impl Iterator<Item = String>,
+) {
+    use kyc_receiver::store::audit_log::{AuditDraft, ChainCursor};
+    use kyc_receiver::store::submissions::SubmissionRow;
+    let template = fixture_json("ditto-v3-small.json");
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        let mut cursor = ChainCursor::lock(c)?;
+        for requester_id in requester_ids {
+            let mut body = template.clone();
+            body["request_info"]["requester_id"] = serde_json::json!(requester_id);
+            let ctx = kyc_receiver::intake::IntakeContext {
+                client_id: Some(client.into()),
+                key_label: None,
+                received_at: chrono::Utc::now(),
+            };
+            let prepared = kyc_receiver::intake::prepare(
+                body.to_string().as_bytes(),
+                &ctx,
+                mappings,
+                protection,
+            )
+            .expect("prepare");
+            let (row, _) = SubmissionRow::from_new(&prepared.submission);
+            store::submissions::insert(c, &[&row])?;
+            cursor.append(
+                c,
+                &AuditDraft {
+                    kind: "submission_stored".into(),
+                    actor: Some(client.into()),
+                    reference: Some(row.reference.clone()),
+                    requester_id: Some(row.requester_id.clone()),
+                    details: prepared.audit_details,
+                },
+                chrono::Utc::now().naive_utc(),
+            )?;
+        }
+        cursor.save(c)
+    })
+    .expect("seed");
+}
+
+/// A reference from text (a confirmation's `reference_number`), for direct store queries.
+pub fn reference(text: &str) -> kyc_receiver::submission::Reference {
+    kyc_receiver::submission::Reference::parse(text).expect("a reference")
+}

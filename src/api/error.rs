@@ -1,11 +1,31 @@
 //! The one place errors become HTTP responses: every client-visible failure is an [`ApiError`] with a stable
-//! code, a fixed or PII-free message, and a status. Causes of 5xx answers go to the log with an error id; the
-//! body carries only the id.
+//! code, a fixed or PII-free message, and a status; every error of a lower module reaches HTTP through a
+//! `From` impl here. The body is an [`ErrorBody`], the same struct the OpenAPI document shows. Causes of 5xx
+//! answers go to the log with an error id; the body carries only the id.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+
+use crate::decision::Status;
+use crate::intake::IntakeError;
+use crate::payload::PayloadError;
+use crate::records::{QueryError, RecordsError};
+use crate::store::StoreError;
+
+/// Every error answer: a stable code and a PII-free message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `invalid_token`, `not_pending_review`.
+    #[schema(example = "invalid_query")]
+    pub error: &'static str,
+    /// Human-readable text; never echoes secrets, tokens or personal data.
+    pub message: String,
+    /// Present on 500 answers: matches the server's log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
+}
 
 /// Seconds a client is told to wait after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
@@ -79,7 +99,7 @@ pub enum ApiError {
     #[error("the submission is not pending review (its status is {status})")]
     NotPendingReview {
         /// Its current status.
-        status: String,
+        status: Status,
     },
     /// The stored record no longer matches its content hash, so it must not be changed.
     #[error("the stored record does not match its content hash; run `audit verify`")]
@@ -151,10 +171,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut body = json!({"error": self.code(), "message": self.to_string()});
-        if let ApiError::Internal { error_id } = self {
-            body["error_id"] = json!(error_id);
-        }
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+            error_id: match self {
+                ApiError::Internal { error_id } => Some(error_id.clone()),
+                _ => None,
+            },
+        };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
@@ -181,10 +205,8 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::intake::IntakeError> for ApiError {
-    fn from(err: crate::intake::IntakeError) -> Self {
-        use crate::intake::IntakeError;
-        use crate::payload::PayloadError;
+impl From<IntakeError> for ApiError {
+    fn from(err: IntakeError) -> Self {
         match err {
             IntakeError::Decrypt => ApiError::DecryptFailed,
             IntakeError::Payload(PayloadError::Json(m)) => ApiError::InvalidJson(m),
@@ -194,5 +216,52 @@ impl From<crate::intake::IntakeError> for ApiError {
             IntakeError::Mapping(e) => ApiError::MappingFailed(e.to_string()),
             IntakeError::Protect(e) => ApiError::internal(&e),
         }
+    }
+}
+
+/// Unavailability is a 503 the client can retry; anything else is a logged 500.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(msg) => {
+                log::warn!("database unavailable: {msg}");
+                ApiError::Unavailable
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        StoreError::from(err).into()
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        StoreError::from(err).into()
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        ApiError::InvalidQuery(err.0)
+    }
+}
+
+impl From<RecordsError> for ApiError {
+    fn from(err: RecordsError) -> Self {
+        match err {
+            RecordsError::Query(e) => e.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+/// The thread pool that runs blocking work is gone or the work panicked: a bug, never the client's fault.
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(&err)
     }
 }

@@ -25,7 +25,7 @@ USER kyc
 # In a container the service must listen beyond loopback: mount real certificates into /srv/kyc/certs and
 # set KYC__SERVER__BIND=0.0.0.0:8443 KYC__SERVER__TLS_SELF_SIGNED=false (plus production secrets).
 # Two malloc arenas: glibc's default (8 per core) kept freed megabyte bodies resident; under 64 concurrent
-# 1.2 MB submissions peak RSS was 118 MiB with the default and 81 MiB with 2, at the same rate (issue 9).
+# 1.2 MB submissions peak RSS was 118 MiB with the default and 81 MiB with 2, at the same rate.
 ENV MALLOC_ARENA_MAX=2
 EXPOSE 8443
 VOLUME ["/srv/kyc/data"]

@@ -1,4 +1,4 @@
-//! The baseline for `benches/load.sh` (issue 9): actix-web over openssl with the receiver's own TLS set-up
+//! The baseline for `benches/load.sh`: actix-web over openssl with the receiver's own TLS set-up
 //! (`kyc_receiver::tls::acceptor`, same certificate), doing nothing but read the whole body. It answers
 //! the two calls `kyc-upstream load` makes, so the same client loads both servers in one run:
 //!

@@ -1,4 +1,4 @@
-//! Criterion benchmark of request-body decryption (issue 3): `CipherProfile::open` on a
+//! Criterion benchmark of request-body decryption: `CipherProfile::open` on a
 //! ~3 KB body (`tests/fixtures/ditto-v3-small.json`) and a ~1.2 MB body
 //! (`tests/fixtures/ditto-v3-full.json`) for every cipher spec, AES-256, static IV as the
 //! upstream sends it. `open` is the whole path: base64 decode, decrypt in place, and for

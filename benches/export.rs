@@ -1,4 +1,4 @@
-//! Memory benchmark of the streamed export (issue 7): not a timing test. Seeds a SQLite database through the
+//! Memory benchmark of the streamed export: not a timing test. Seeds a SQLite database through the
 //! real intake (the small Ditto fixture, no images) to 10 000 and then 100 000 records, and after each runs
 //! 1. the library export (`records::export::Exporter`, what `records export` and `GET /v1/export` page with)
 //!    into a byte counter, and

@@ -1,4 +1,4 @@
-//! Criterion benchmark of the CPU work between decryption and storage (issue 9): `intake::prepare` on the
+//! Criterion benchmark of the CPU work between decryption and storage: `intake::prepare` on the
 //! ~3 KB and ~1.2 MB Ditto fixtures with the shipped `mappings/`: JSON parse, envelope checks, mapping,
 //! decision, confirmation, PII sealing and (for the full body) decoding, checking and AES-GCM sealing of the
 //! four images. `parse` alone is the baseline. Throughput is counted in body bytes.

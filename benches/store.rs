@@ -1,4 +1,4 @@
-//! Criterion benchmark of the write path (issue 9): rows per second through the real group-commit
+//! Criterion benchmark of the write path: rows per second through the real group-commit
 //! [`Writer`] (one writer thread, durable commits: SQLite WAL with `synchronous=FULL`, PostgreSQL with its
 //! default `synchronous_commit`) for batch limits of 1, 8, 64 and 256 rows. Each measured iteration is one
 //! ≈3 KB submission prepared by the real intake; they are handed to the writer 4096 at a time, so the writer

@@ -1,7 +1,7 @@
 //! The decision on a submission: the outcome of a mapping's `[[rules]]`.
 //!
 //! Rules only ever say "reject" or "send to review"; everything that no rule objects to is approved
-//! (issue 5, DESIGN.md §5). Every matching rule's reason is kept, in rule order, so an auditor sees
+//! (docs/mappings.md). Every matching rule's reason is kept, in rule order, so an auditor sees
 //! all the grounds and not only the first. This module is pure logic: the rules themselves are
 //! evaluated by `mapping`, which hands the matching reasons to [`Decision::from_matches`].
 
@@ -53,7 +53,7 @@ impl Status {
 
     /// The upstream's `result` flag: true for approved and for pending review, because the
     /// protocol asks for `true` when the data was "accepted for deferred processing"
-    /// (ditto-protocol.md §0.5, §7.1).
+    /// (docs/ditto-protocol.md §0.5, §7.1).
     pub fn result(self) -> bool {
         !matches!(self, Status::Rejected)
     }

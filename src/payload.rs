@@ -1,6 +1,6 @@
 //! The incoming submission as JSON: parsed once into a `serde_json::Value`, then checked leniently where the
 //! upstream varies (optional blocks, unknown fields kept, `field_list` as array or object) and strictly where
-//! safety needs it (ids present, known fields of the right type). See ditto-protocol.md §0.7 and §3.
+//! safety needs it (ids present, known fields of the right type). See docs/ditto-protocol.md §0.7 and §3.
 
 use serde_json::Value;
 

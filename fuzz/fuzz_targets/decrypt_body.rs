@@ -1,4 +1,4 @@
-//! Fuzz target for issue 3: decode + decrypt + parse of a request body must never panic.
+//! Fuzz target: decode + decrypt + parse of a request body must never panic.
 //!
 //! The first input byte picks one of the profiles below; the rest is the body.
 //! Selector < 0x80: `open(body)`, then `serde_json::from_slice::<Value>` of the plaintext,

@@ -1,4 +1,4 @@
-//! Routes of auditors and reviewers (issue 7), and `/openapi.json`. Mounted by [`super::configure`]; every
+//! Routes of auditors and reviewers, and `/openapi.json`. Mounted by [`super::configure`]; every
 //! resource answers 405 to methods it does not route.
 
 use actix_web::web;

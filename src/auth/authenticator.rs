@@ -24,7 +24,7 @@ use super::settings::{AuthMode, AuthSettings};
 
 /// Longest bearer token looked at; real ones are well under 4 KiB.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
-/// What an upstream sends when its `accessTokenEndpoint` is not set up (ditto-protocol.md §2).
+/// What an upstream sends when its `accessTokenEndpoint` is not set up (docs/ditto-protocol.md §2).
 const DITTO_PLACEHOLDER: &str = "__ACCESS_TOKEN_PLACEHOLDER__";
 
 /// Combines the enabled modes.
@@ -170,6 +170,4 @@ fn unverified_iss(token: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "authenticator_tests.rs"]
 mod tests;

@@ -155,7 +155,6 @@ fn cache_key(user: &str, password: &str) -> [u8; 32] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::super::clock::ManualClock;
     use super::super::secret_hash::hash_secret;

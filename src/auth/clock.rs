@@ -57,7 +57,6 @@ impl Clock for ManualClock {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

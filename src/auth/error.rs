@@ -45,7 +45,7 @@ impl AuthError {
         }
     }
 
-    /// The stable error code of the JSON body (DESIGN.md §3).
+    /// The stable error code of the JSON body.
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingToken | Self::InvalidToken | Self::InvalidCredentials => "invalid_token",
@@ -108,7 +108,6 @@ impl AuthConfigError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

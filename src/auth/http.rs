@@ -3,7 +3,8 @@
 //! Owns: [`build_client`]. Reads: `auth.jwks.ca_file`, `auth.introspection.ca_file` (passed in).
 //!
 //! reqwest 0.12 with native-tls (openssl on Linux): the same major version the `oauth2` 5 crate implements
-//! `AsyncHttpClient` for (stack-notes G12). Redirects are off — an authorization server that redirects a
+//! `AsyncHttpClient` for (a direct reqwest 0.13 would be a second reqwest whose client oauth2 cannot use).
+//! Redirects are off — an authorization server that redirects a
 //! back-channel call is misconfigured, and following it would send our client credentials elsewhere
 //! (RFC 7662 §4 asks for TLS to the endpoint; RFC 6749 §3.2 has no redirects on the token endpoint either).
 
@@ -54,7 +55,6 @@ pub fn build_client(key: &str, ca_file: Option<&Path>) -> Result<reqwest::Client
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

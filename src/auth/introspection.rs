@@ -169,7 +169,7 @@ impl Introspector {
                     );
                     AuthError::Unavailable
                 }
-                // e.g. `unsupported_token_type` for JWTs some servers will not introspect (stack-notes G9).
+                // e.g. `unsupported_token_type` for JWTs some servers will not introspect.
                 other => {
                     log::debug!("introspection endpoint answered {other}");
                     AuthError::InvalidToken
@@ -212,6 +212,4 @@ impl Introspector {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "introspection_tests.rs"]
 mod tests;

@@ -255,6 +255,4 @@ fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, AuthConfigError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "issuer_tests.rs"]
 mod tests;

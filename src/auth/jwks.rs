@@ -286,6 +286,4 @@ fn usable_for(jwk: &Jwk, alg: Algorithm) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "jwks_tests.rs"]
 mod tests;

@@ -98,7 +98,6 @@ fn decoding_key(alg: SigningAlg, public_pem: &[u8]) -> Result<DecodingKey, KeyEr
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,4 @@
-//! Failed-attempt limiter for the token endpoint (issue 4: "failed attempts are rate limited per client and
-//! per address").
+//! Failed-attempt limiter for the token endpoint: failed attempts are limited per client and per address.
 //!
 //! Owns: [`FailureLimiter`], a sliding-window counter of *failed* authentications per key (a client id or a
 //! remote address), and the numbers the token endpoint uses ([`PER_ADDRESS`], [`PER_CLIENT`]).
@@ -130,7 +129,6 @@ impl FailureLimiter {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::super::clock::ManualClock;
     use super::*;

@@ -1,4 +1,4 @@
-//! Authentication and authorization (issue 4): our OAuth 2.0 token endpoint for the upstream, our JWT
+//! Authentication and authorization: our OAuth 2.0 token endpoint for the upstream, our JWT
 //! access tokens, external issuers (JWKS, RFC 7662 introspection), static HTTP Basic, and scopes.
 //!
 //! Owns the `auth` configuration section (see [`settings`]). The HTTP layer (handlers, extractors, mTLS
@@ -50,7 +50,7 @@ pub use self::secret_hash::{generate_client_secret, hash_secret, verify_secret};
 pub use self::settings::{AuthMode, AuthSettings, SigningAlg};
 pub use self::token_endpoint::{TokenEndpoint, TokenRequest, TokenResponse};
 
-/// Everything the HTTP layer needs, built once at start and shared (`web::Data<AuthStack>`).
+/// Everything the HTTP layer needs, built once at start and shared through `AppState::auth`.
 #[derive(Debug)]
 pub struct AuthStack {
     /// Verifies credentials on protected routes.
@@ -90,7 +90,6 @@ impl AuthStack {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

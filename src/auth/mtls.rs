@@ -1,4 +1,4 @@
-//! Pinning a client's TLS certificate subject (issue 4: "a client entry may pin its certificate's subject").
+//! Pinning a client's TLS certificate subject: a client entry may name the subject its tokens are used from.
 //!
 //! Owns: [`client_cert_subject_allowed`], [`principal_cert_subject_allowed`], [`x509_subject_string`] and the
 //! subject comparison. Reads: `auth.clients[].cert_subject`.
@@ -112,7 +112,6 @@ fn canonical_type(t: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::collections::BTreeSet;
 

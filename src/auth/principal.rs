@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::AuthError;
 
-/// The scopes the service knows (issue 4; DESIGN.md §3).
+/// The scopes the service knows.
 pub mod scopes {
     /// Push a KYC submission (`POST /kyc`).
     pub const KYC_SUBMIT: &str = "kyc:submit";
@@ -149,7 +149,6 @@ pub fn principal_from_claims(claims: &Map<String, Value>, method: AuthMethod) ->
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

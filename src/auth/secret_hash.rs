@@ -103,7 +103,6 @@ pub fn check_phc(phc: &str) -> PhcCheck {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -257,6 +257,4 @@ impl AuthSettings {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "settings_tests.rs"]
 mod tests;

@@ -1,5 +1,5 @@
 //! The pure logic of our token endpoint (`POST /oauth/token`): OAuth 2.0 client credentials grant
-//! (RFC 6749 §4.4) as the upstream's `accessTokenEndpoint` calls it (ditto-protocol.md §5).
+//! (RFC 6749 §4.4) as the upstream's `accessTokenEndpoint` calls it (docs/ditto-protocol.md §5).
 //!
 //! Owns: [`TokenEndpoint`], its input [`TokenRequest`], output [`TokenResponse`] and [`OAuthError`]
 //! (RFC 6749 §5.2). Reads: `auth.clients[]`, `auth.allow_get_token` (and, through the issuer, `auth.signing`,
@@ -257,6 +257,4 @@ fn credentials(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "token_endpoint_tests.rs"]
 mod tests;

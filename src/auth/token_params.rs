@@ -3,7 +3,7 @@
 //! Owns: [`collect`]. Reads: `auth.allow_get_token` (passed in).
 //!
 //! - Form bodies (`application/x-www-form-urlencoded`, RFC 6749 §4.4.2) and JSON objects of strings (the
-//!   upstream's `bodyParameters`, ditto-protocol.md §5.2). Without a Content-Type, a body starting with `{`
+//!   upstream's `bodyParameters`, docs/ditto-protocol.md §5.2). Without a Content-Type, a body starting with `{`
 //!   is read as JSON, anything else as a form (the upstream sends whatever header its admin configured).
 //! - A parameter given twice is an error (RFC 6749 §3.2: "MUST NOT be included more than once").
 //! - The query string is read only with `auth.allow_get_token`; otherwise OAuth parameters there are

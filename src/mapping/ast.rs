@@ -21,7 +21,7 @@ pub(crate) enum Part {
 }
 
 impl Template {
-    /// A template that is exactly one macro keeps the JSON type of its value (issue 5).
+    /// A template that is exactly one macro keeps the JSON type of its value.
     pub fn single_macro(&self) -> Option<&Pipeline> {
         match self.parts.as_slice() {
             [Part::Macro(p)] => Some(p),

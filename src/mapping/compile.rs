@@ -134,7 +134,7 @@ pub(crate) fn compile(path: &Path, bytes: &[u8]) -> Result<Mapping, Vec<LoadErro
 }
 
 /// `{"result": ${decision.result}, "reference_number": "${submission.reference}",
-/// "user_id": "${request_info.user_id}"}` (ditto-protocol.md §0.5, §7.1).
+/// "user_id": "${request_info.user_id}"}` (docs/ditto-protocol.md §0.5, §7.1).
 pub(crate) fn default_response() -> RespTemplate {
     let text =
         |s: &str| parse_template(s).map_or(RespTemplate::Literal(Value::Null), RespTemplate::Text);

@@ -1,12 +1,13 @@
 //! Payload mappings: the admin-edited files in `mappings/` that turn a submitted payload into
-//! canonical fields, images, a decision and the confirmation response (issue 5, DESIGN.md §5).
+//! canonical fields, images, a decision and the confirmation response (docs/mappings.md).
 //!
 //! Reads the directory named by the `mappings.dir` setting (the caller passes it in). The
 //! language is documented for admins in `docs/mappings.md`; its grammar is in `parser.rs`.
 //! Module map: `lexer`/`parser`/`ast` (the language), `path`/`filters`/`dates`/`eval`
 //! (evaluation), `file`/`compile` (TOML files with positions), `set` (the loaded set),
-//! `apply` (one payload through one mapping). Live reload, the CLI, storage and HTTP live
-//! elsewhere and only use the items re-exported here.
+//! `apply` (one payload through one mapping), `registry` (the active set, swapped on reload by
+//! polling or SIGHUP). The CLI, storage and HTTP live elsewhere and only use the items re-exported
+//! here.
 
 mod apply;
 mod ast;

@@ -1,7 +1,7 @@
 //! Walking a path through a JSON value.
 //!
 //! A missing step yields null ("empty"), never an error: the payload's optional blocks vary
-//! (ditto-protocol.md §0.7), and `required`/`default` in the mapping decide what empty means.
+//! (docs/ditto-protocol.md §0.7), and `required`/`default` in the mapping decide what empty means.
 //! The walk is a loop over the path's segments, so its cost is bounded by the path and the value.
 
 use std::borrow::Cow;

@@ -1,7 +1,7 @@
 //! The set of active mappings: loading a directory as a whole, and picking a mapping per payload.
 //!
-//! A set is loaded and validated as a unit (issue 5: a broken set is refused whole, so the caller
-//! can keep the last good one). Files are `*.toml` in file-name order; `*.example.toml` files and
+//! A set is loaded and validated as a unit (a broken set is refused whole, so the caller can keep
+//! the last good one). Files are `*.toml` in file-name order; `*.example.toml` files and
 //! hidden files (editor back-ups, lock files) are skipped so templates can ship beside the set.
 
 use std::collections::BTreeMap;

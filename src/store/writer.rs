@@ -1,9 +1,10 @@
-//! The one write path: writer threads (one by default) take submissions and audit events from a bounded queue
-//! and commit whatever has gathered as one transaction (group commit) with multi-row INSERTs, then answer each
-//! job. A job is acknowledged only after its transaction committed. When a batch fails for a reason other than
-//! the database being unavailable, its jobs are retried one by one so one bad row cannot fail innocent
-//! neighbours. Reads `database.writers`, `batch_max_rows`, `batch_max_bytes`, `batch_max_wait_us`,
-//! `queue_depth`.
+//! The write path of the running service (submissions, reviews, audit events of reads and refusals): writer
+//! threads (one by default) take jobs from a bounded queue and commit whatever has gathered as one
+//! transaction (group commit) with multi-row INSERTs, then answer each job. A job is acknowledged only after
+//! its transaction committed. When a batch fails for a reason other than the database being unavailable, its
+//! jobs are retried one by one so one bad row cannot fail innocent neighbours. The operator commands
+//! (erasure, retention, key rotation) write in transactions of their own under the same chain lock. Reads
+//! `database.writers`, `batch_max_rows`, `batch_max_bytes`, `batch_max_wait_us`, `queue_depth`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

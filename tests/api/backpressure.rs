@@ -1,4 +1,4 @@
-//! Memory stays bounded under load (issue 9): bodies in flight share `server.inflight_body_bytes`. A
+//! Memory stays bounded under load: bodies in flight share `server.inflight_body_bytes`. A
 //! submission that finds no room waits before its body is read and gets 503 `unavailable` (with Retry-After)
 //! after `server.inflight_wait_secs`; once room frees up, submissions are stored again and nothing earlier is
 //! lost.

@@ -1,4 +1,4 @@
-//! Crash durability (issue 9): the real `kyc-receiver serve` binary is killed with SIGKILL, once right after a
+//! Crash durability: the real `kyc-receiver serve` binary is killed with SIGKILL, once right after a
 //! submission's transaction committed and once while its write could not commit, then restarted on the same
 //! database. The upstream's retry must find the submission stored exactly once under one reference, and a
 //! submission whose write never committed must never have been answered 200.

@@ -169,7 +169,6 @@ impl std::fmt::Debug for DataKeyring {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,6 @@
 //! Text encodings: key/IV strings from config, the base64 HTTP body, base64url for JWE.
 //!
-//! Body decoding (`ditto-protocol.md` §0.3): standard alphabet, padding optional, ASCII
+//! Body decoding (`docs/ditto-protocol.md` §0.3): standard alphabet, padding optional, ASCII
 //! whitespace around the text ignored, CR and LF inside tolerated (Java's
 //! `Base64.getMimeEncoder()` breaks lines every 76 characters with CRLF, `openssl enc -a`
 //! every 64 with LF). Any other byte inside, spaces included, is refused. Line breaks cost
@@ -86,7 +86,6 @@ pub(crate) fn b64url_encode(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

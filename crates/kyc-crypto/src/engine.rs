@@ -181,7 +181,6 @@ fn gcm_seal<C: KeyInit + AeadInOut>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -103,7 +103,6 @@ pub(crate) fn seal(plaintext: &[u8], key: &[u8]) -> Result<String, SealError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

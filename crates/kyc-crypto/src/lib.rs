@@ -1,4 +1,4 @@
-//! Ditto-compatible body encryption (issue 3) and AES-GCM for data at rest.
+//! Ditto-compatible body encryption and AES-GCM for data at rest.
 //!
 //! Owns the config blocks `encryption.request` and `encryption.response` (parsed into
 //! [`ProfileSettings`], validated into a [`CipherProfile`]) and the primitives the HTTP layer
@@ -6,7 +6,7 @@
 //! body, [`generate_key`] for `kyc-receiver keys generate`, and [`at_rest`] for encrypted
 //! columns.
 //!
-//! The wire format follows `ditto-protocol.md` §0.3: the HTTP body is the standard base64
+//! The wire format follows `docs/ditto-protocol.md` §0.3: the HTTP body is the standard base64
 //! text of the ciphertext (padding optional, surrounding whitespace ignored, CR/LF line
 //! breaks inside tolerated because Java's `Base64.getMimeEncoder()` and `openssl enc -a`
 //! wrap lines). `JWE` profiles carry an RFC 7516 compact token instead.
@@ -30,19 +30,6 @@ mod open;
 mod profile;
 mod settings;
 mod spec;
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod open_tests;
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod profile_tests;
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod roundtrip_tests;
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod vector_tests;
 
 use base64::Engine as _;
 use rand::RngCore as _;
@@ -211,53 +198,4 @@ pub fn generate_key() -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_key_is_32_random_bytes_in_base64() {
-        let a = generate_key();
-        let b = generate_key();
-        assert_ne!(a, b);
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(&a)
-            .unwrap();
-        assert_eq!(raw.len(), 32);
-    }
-
-    #[test]
-    fn decrypt_error_shows_one_public_message_whatever_failed() {
-        for f in [
-            DecryptFailure::Base64,
-            DecryptFailure::Padding,
-            DecryptFailure::Tag,
-            DecryptFailure::NotJson,
-        ] {
-            assert_eq!(DecryptError::new(f, 2).to_string(), DECRYPT_PUBLIC_MESSAGE);
-        }
-    }
-
-    #[test]
-    fn opened_debug_hides_the_plaintext() {
-        let o = Opened {
-            plaintext: b"{\"name\":\"Jane Doe\"}".to_vec(),
-            key: KeyUsed::Current,
-        };
-        let dbg = format!("{o:?}");
-        assert!(
-            !dbg.contains("Jane") && dbg.contains("plaintext_len: 19"),
-            "{dbg}"
-        );
-    }
-
-    #[test]
-    fn key_used_label_names_position_and_label_only() {
-        assert_eq!(KeyUsed::Current.label(), "current");
-        let k = KeyUsed::Previous {
-            index: 1,
-            label: Some("2025-q3".into()),
-        };
-        assert_eq!(k.label(), "previous[1]:2025-q3");
-    }
-}
+mod tests;

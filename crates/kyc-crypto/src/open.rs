@@ -189,3 +189,6 @@ fn open_unauthenticated(a: &Active, body: &[u8]) -> Result<(Vec<u8>, usize), Dec
     let failure = first_failure.unwrap_or(DecryptFailure::Backend);
     Err(DecryptError::new(failure, a.keys.len()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 //! [`CipherProfile`]: a validated encryption profile, built once at start (and by
-//! `check-config`) from [`ProfileSettings`]. Every check of issue 3 happens here, so a
+//! `check-config`) from [`ProfileSettings`]. Every configuration check happens here, so a
 //! request never meets a half-valid profile: spec, algorithm, block size, key and IV
 //! encodings and lengths, ECB gate, and warnings for IV reuse. Messages name the full
 //! config key and give lengths and encodings only, never key or IV bytes.
@@ -198,3 +198,6 @@ impl std::fmt::Debug for CipherProfile {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests;

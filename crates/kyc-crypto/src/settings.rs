@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 /// How a key or IV string in config is turned into bytes. Explicit, never guessed
-/// (`ditto-protocol.md` §0.2).
+/// (`docs/ditto-protocol.md` §0.2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
@@ -165,7 +165,6 @@ impl std::fmt::Debug for ProfileSettings {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

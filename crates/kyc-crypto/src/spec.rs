@@ -121,7 +121,6 @@ impl CipherMode {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::CipherMode::{self, *};
 

@@ -269,5 +269,4 @@ fn error_code(body: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
 mod tests;

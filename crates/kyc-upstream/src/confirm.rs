@@ -1,5 +1,5 @@
 //! The confirmation check the upstream performs on the receiver's answer: parse JSON, then read the
-//! result, reference number and user id through configurable *locators* (ditto-protocol.md §7.2:
+//! result, reference number and user id through configurable *locators* (docs/ditto-protocol.md §7.2:
 //! `resultLocator`, `referenceNumberLocator`, `userIdLocator`). It reads plain JSON by name on purpose and
 //! never uses the receiver's own response types, so a receiver whose template drifts is caught here.
 //!

@@ -1,4 +1,4 @@
-//! Deterministic Ditto v3 payloads (ditto-protocol.md §3): payload `i` of seed `s` is always the same bytes,
+//! Deterministic Ditto v3 payloads (docs/ditto-protocol.md §3): payload `i` of seed `s` is always the same bytes,
 //! so a retry can be regenerated instead of kept, and a failing run can be replayed.
 //!
 //! Each payload draws a country and document from [`super::names`], a person (non-ASCII names, a second
@@ -236,5 +236,4 @@ pub(super) fn map<'a, V>(entries: impl IntoIterator<Item = (&'a str, V)>) -> BTr
 }
 
 #[cfg(test)]
-#[path = "generate_tests.rs"]
 mod tests;

@@ -260,5 +260,4 @@ impl Canvas {
 }
 
 #[cfg(test)]
-#[path = "images_tests.rs"]
 mod tests;

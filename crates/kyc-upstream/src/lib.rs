@@ -1,4 +1,4 @@
-//! The upstream simulator behind `kyc-upstream` (issue 6), as a library so the binary, the integration
+//! The upstream simulator behind `kyc-upstream`, as a library so the binary, the integration
 //! tests and `benches/load.sh` run the same code.
 //!
 //! - [`generate`]: deterministic Ditto v3 payloads from a seed (names, documents, dates, scores, a chosen
@@ -6,7 +6,7 @@
 //! - [`settings`]: flags and `--config` TOML with the same names, `[encryption.*]` blocks with the
 //!   receiver's keys ([`kyc_crypto::ProfileSettings`]), `[locators]`.
 //! - [`client`]: one push (auth header, request sealing, response opening) and [`confirm`], the
-//!   confirmation check by locators on plain JSON (ditto-protocol.md §7.2).
+//!   confirmation check by locators on plain JSON (docs/ditto-protocol.md §7.2).
 //! - [`token`]: the OAuth2 client-credentials token cache (`oauth2` crate).
 //! - [`load`]: workers, arrival rate, retries and the acknowledged-ids file; [`summary`]: HDR latency
 //!   and the report.

@@ -1,4 +1,4 @@
-//! The generator's own picture of a Ditto v3 payload (ditto-protocol.md §3), as borrowed serde structs so a
+//! The generator's own picture of a Ditto v3 payload (docs/ditto-protocol.md §3), as borrowed serde structs so a
 //! 1.2 MB payload is written straight from the shared image strings without copying them, in the field
 //! order of the vendor sample. The receiver's types are deliberately not used: the simulator must send
 //! what the upstream sends, not what the receiver happens to parse.

@@ -20,7 +20,7 @@ pub(super) struct Person {
     pub number: String,
 }
 
-/// What the NFC chip step did (ditto-protocol.md §3.5; the success text is not documented, so the
+/// What the NFC chip step did (docs/ditto-protocol.md §3.5; the success text is not documented, so the
 /// shipped mapping relies on the `R` source, and so does this generator).
 const NFC_READ: &str = "NFC SCAN COMPLETED";
 const NFC_BYPASSED: &str = "NFC SCAN BYPASSED";

@@ -1,5 +1,5 @@
 //! The simulator's configuration, shaped like the upstream's `kyc.service.api.config`
-//! (ditto-protocol.md §2, §4, §5, §7.2): a `--config` TOML file whose keys have the same names as the
+//! (docs/ditto-protocol.md §2, §4, §5, §7.2): a `--config` TOML file whose keys have the same names as the
 //! command-line flags (`token_url` for `--token-url`, `header` for `--header`, …), plus
 //! `[encryption.request]` / `[encryption.response]` with the receiver's keys and the upstream's camelCase
 //! aliases ([`ProfileSettings`]), and `[locators]`. Flags given on the command line win over the file.
@@ -29,7 +29,7 @@ use super::confirm::Locators;
 use super::token::TokenAuth;
 use kyc_crypto::ProfileSettings;
 
-/// The header value that asks for a fetched token (ditto-protocol.md §2).
+/// The header value that asks for a fetched token (docs/ditto-protocol.md §2).
 pub const TOKEN_PLACEHOLDER: &str = "__ACCESS_TOKEN_PLACEHOLDER__";
 
 /// Everything `kyc-upstream` reads from flags and `--config`.

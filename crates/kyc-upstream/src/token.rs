@@ -1,6 +1,6 @@
 //! The simulator's OAuth2 client-credentials token (RFC 6749 §4.4), fetched with the `oauth2` crate and
 //! cached until shortly before `expires_in` (a tenth of the lifetime, at most 30 s, early), as the
-//! upstream's `accessTokenEndpoint` + `Bearer __ACCESS_TOKEN_PLACEHOLDER__` does (ditto-protocol.md §5).
+//! upstream's `accessTokenEndpoint` + `Bearer __ACCESS_TOKEN_PLACEHOLDER__` does (docs/ditto-protocol.md §5).
 //!
 //! One fetch at a time: concurrent workers wait for the fetch in flight instead of each asking for a
 //! token. A 401 from the receiver drops the cached token so the next request fetches a fresh one.
@@ -163,5 +163,4 @@ impl TokenCache {
 }
 
 #[cfg(test)]
-#[path = "token_tests.rs"]
 mod tests;

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::{CipherProfile, KeyUsed, ProfileSettings};
+use crate::{CipherProfile, KeyUsed, ProfileSettings};
 
 fn cases() -> Vec<Value> {
     let path = concat!(

@@ -1,9 +1,9 @@
-//! Config validation of [`super::CipherProfile::from_settings`]: each misconfiguration of
-//! issue 3 is caught with a message that names the full key and never quotes a secret.
+//! Config validation of [`crate::CipherProfile::from_settings`]: each misconfiguration is
+//! caught with a message that names the full key and never quotes a secret.
 
 use serde_json::{Value, json};
 
-use super::{CipherMode, CipherProfile, CryptoConfigError, ProfileSettings};
+use crate::{CipherMode, CipherProfile, CryptoConfigError, ProfileSettings};
 
 const PATH: &str = "encryption.request";
 const KEY16: &str = "SECRETKEY0123456";

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 use serde_json::json;
 
-use super::{CipherMode, CipherProfile};
+use crate::{CipherMode, CipherProfile};
 
 enum AnyAes {
     A128(Aes128),

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::{CipherProfile, DecryptFailure, KeyUsed};
+use crate::{CipherProfile, DecryptFailure, KeyUsed};
 
 const BODY: &[u8] = br#"{"request_info":{"user_id":"u-1"},"kyc_info":{}}"#;
 const OLD: &str = "OLDKEY0123456789OLDKEY0123456789";
@@ -46,7 +46,7 @@ fn disabled_profile_returns_the_body_as_is() {
         (o.plaintext.as_slice(), o.key),
         (&b"not even json"[..], KeyUsed::Plaintext)
     );
-    assert_eq!(p.seal(BODY), Err(super::SealError::Disabled));
+    assert_eq!(p.seal(BODY), Err(crate::SealError::Disabled));
 }
 
 #[test]

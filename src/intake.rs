@@ -59,10 +59,17 @@ pub enum IntakeError {
     /// Sealing for storage failed (a key problem, not the client's fault).
     #[error(transparent)]
     Protect(#[from] ProtectError),
+    /// The JSON would take more memory once parsed than the whole in-flight budget.
+    #[error(
+        "the JSON would take more than {budget} bytes of memory once parsed (server.inflight_body_bytes)"
+    )]
+    TooLargeParsed {
+        /// `server.inflight_body_bytes`.
+        budget: usize,
+    },
 }
 
-/// Opens the body with the request profile, then runs [`prepare`]. The audit event records which key opened
-/// it (by label). Why decryption failed goes to the log only, so a client cannot probe padding or tags.
+/// Opens the body with the request profile, then runs [`prepare`].
 pub fn open_and_prepare(
     body: &[u8],
     cipher: &CipherProfile,
@@ -70,6 +77,17 @@ pub fn open_and_prepare(
     mappings: &MappingSet,
     protection: &Protection,
 ) -> Result<Prepared, Refusal> {
+    let plaintext = open(body, cipher, &mut ctx)?;
+    prepare(&plaintext, &ctx, mappings, protection)
+}
+
+/// Opens the body with the request profile and notes in `ctx` which key opened it (by label), for the audit
+/// event. Why decryption failed goes to the log only, so a client cannot probe padding or tags.
+pub fn open(
+    body: &[u8],
+    cipher: &CipherProfile,
+    ctx: &mut IntakeContext,
+) -> Result<Vec<u8>, Refusal> {
     let opened = cipher.open(body).map_err(|e| {
         log::warn!(
             "request body not decrypted ({}): {:?} after {} key(s)",
@@ -85,7 +103,7 @@ pub fn open_and_prepare(
     if cipher.is_enabled() {
         ctx.key_label = Some(opened.key.label());
     }
-    prepare(&opened.plaintext, &ctx, mappings, protection)
+    Ok(opened.plaintext)
 }
 
 /// Runs every step up to storage with the mapping set current at arrival.

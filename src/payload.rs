@@ -50,6 +50,46 @@ pub fn parse(bytes: &[u8]) -> Result<Value, PayloadError> {
     })
 }
 
+/// Bytes of memory a JSON text takes once parsed into a `serde_json::Value`, estimated from above without
+/// parsing: its own length (strings are copied) plus [`BYTES_PER_TOKEN`] for every value and member (counted
+/// by the `[`, `{`, `,` and `:` outside strings). A body of small numbers grows about twentyfold when parsed;
+/// this lets the caller charge what it really costs against the in-flight memory budget.
+pub fn parsed_cost(json: &[u8]) -> usize {
+    let mut tokens = 1usize;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                // Skip the string: jump to each quote or backslash, stepping over escapes.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', json.get(i..).unwrap_or_default()) {
+                        Some(at) if json[i + at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at;
+                            break;
+                        }
+                        None => {
+                            return json
+                                .len()
+                                .saturating_add(tokens.saturating_mul(BYTES_PER_TOKEN));
+                        }
+                    }
+                }
+            }
+            b'[' | b'{' | b',' | b':' => tokens += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    json.len()
+        .saturating_add(tokens.saturating_mul(BYTES_PER_TOKEN))
+}
+
+/// Memory per JSON value or object member once parsed (a `Value` is 32 bytes; a map entry adds its key and
+/// its share of the tree's nodes).
+pub const BYTES_PER_TOKEN: usize = 96;
+
 /// Expected JSON kinds of known optional fields; a present field of another kind is refused by path.
 const TYPED_FIELDS: &[(&str, Kind)] = &[
     ("request_info.app_id", Kind::String),

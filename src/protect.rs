@@ -194,6 +194,11 @@ impl Protection {
         format!("erased-{}", &hex::encode(mac)[..24])
     }
 
+    /// HMAC-SHA256 (hex) of a reviewer's note, for its audit event.
+    pub fn note_hmac(&self, note: &str) -> String {
+        hex::encode(self.search_hmac(&[b"review-note:", note.as_bytes()]))
+    }
+
     /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).
     pub fn checkpoint_key(&self) -> [u8; 32] {
         self.search_hmac(&[b"kyc-receiver/audit-checkpoint/v1"])

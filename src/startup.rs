@@ -9,6 +9,7 @@ use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use futures_util::FutureExt;
 
+use crate::api::connections::{self, ConnectionCounter};
 use crate::api::{self, AppState, LogFields};
 use crate::auth::{AuthMode, AuthStack, SystemClock, generate_signing_key_pem};
 use crate::config::{ConfigError, Settings};
@@ -140,22 +141,44 @@ impl Application {
             cpu_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
+            verify_walk: tokio::sync::Mutex::new(()),
+            readiness: Default::default(),
+            trusted_proxies: settings.server.trusted_proxy_nets()?,
         });
         let submit_path = settings.server.submit_path.clone();
         let token_path = settings.auth.token_path.clone();
-        let mut server = HttpServer::new(move || {
+        let allow_get_token = settings.auth.allow_get_token;
+        let per_address = ConnectionCounter::new(settings.server.max_connections_per_address);
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let max_connections = connections::effective_max_connections(
+            settings.server.max_connections,
+            connections::open_files_limit(),
+        );
+        if max_connections < settings.server.max_connections {
+            log::warn!(
+                "server.max_connections lowered to {max_connections}: the process may open too few files \
+                 for more (raise its limit, e.g. LimitNOFILE)"
+            );
+        }
+        let server = HttpServer::new(move || {
             let (submit_path, token_path) = (submit_path.clone(), token_path.clone());
             App::new()
                 .app_data(state.clone())
+                .wrap_fn(connections::refuse_crowded)
                 .wrap_fn(log_request)
-                .configure(|cfg| api::configure(cfg, &submit_path, &token_path))
+                .configure(|cfg| api::configure(cfg, &submit_path, &token_path, allow_get_token))
                 .default_service(web::to(api::not_found))
         })
-        .on_connect(tls::record_peer_certificate)
+        .on_connect(move |conn, data| {
+            tls::record_peer_certificate(conn, data);
+            per_address.register(conn, data);
+        })
+        .workers(workers)
+        .max_connections(max_connections.div_ceil(workers).max(1))
         .shutdown_timeout(settings.server.shutdown_timeout_secs);
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
         let bind_err = |source| StartupError::Bind {
             addr: settings.server.bind.clone(),
             source,

@@ -20,8 +20,9 @@ pub async fn authorize(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let authenticator = &state.auth.authenticator;
+    let address = super::peer::client_address(req, &state.trusted_proxies);
     let principal = authenticator
-        .authenticate(authorization)
+        .authenticate_from(authorization, address)
         .await
         .map_err(|e| to_api_error(authenticator.www_authenticate(&e), e))?;
     principal
@@ -47,6 +48,7 @@ fn to_api_error(challenge: Option<String>, err: AuthError) -> ApiError {
             ApiError::InsufficientScope { scope: required }
         }
         AuthError::Unavailable => ApiError::Unavailable,
+        AuthError::TooManyAttempts { retry_after } => ApiError::RateLimited { retry_after },
         other => {
             log::info!("request refused: {}", other.code());
             ApiError::InvalidToken {

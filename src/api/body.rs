@@ -1,5 +1,8 @@
-//! Reading the request body under the size limit. A declared `Content-Length` over the limit is refused before
-//! a byte is read; a chunked body is refused as soon as it passes the limit.
+//! Reading the request body under the size limit and a deadline. A declared `Content-Length` over the limit
+//! is refused before a byte is read; a chunked body is refused as soon as it passes the limit. A body must
+//! keep pace: by any moment it must have arrived at `server.body_min_bytes_per_sec` after a grace of
+//! `server.body_timeout_secs`, or the request gets 408 and its connection closes — a client that trickles a
+//! byte every few seconds cannot hold a connection (or the in-flight budget) for long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,23 +79,47 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .and_then(|v| v.parse::<usize>().ok())
 }
 
-/// Reads the whole body, at most `limit` bytes.
+/// Reads the whole body, at most `limit` bytes, at the pace `server` asks for.
 pub async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    server: &ServerSettings,
 ) -> Result<BytesMut, ApiError> {
     if declared_too_large(req, limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
     let declared = declared_length(req);
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(16 * 1024).min(limit));
-    while let Some(chunk) = payload.next().await {
+    let start = tokio::time::Instant::now();
+    loop {
+        let due = start + allowed_time(buf.len(), server);
+        let next = match tokio::time::timeout_at(due, payload.next()).await {
+            Ok(next) => next,
+            Err(_elapsed) => {
+                log::info!(
+                    "request body too slow: {} bytes in {:.1} s",
+                    buf.len(),
+                    start.elapsed().as_secs_f64()
+                );
+                return Err(ApiError::RequestTimeout);
+            }
+        };
+        let Some(chunk) = next else {
+            return Ok(buf);
+        };
         let chunk = chunk.map_err(|_| ApiError::IncompleteBody)?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf)
+}
+
+/// How long a body may have taken once `received` bytes have arrived: the grace plus their time at the
+/// slowest accepted rate.
+fn allowed_time(received: usize, server: &ServerSettings) -> Duration {
+    let rate = server.body_min_bytes_per_sec.max(1);
+    Duration::from_secs(server.body_timeout_secs)
+        + Duration::from_secs_f64(received as f64 / rate as f64)
 }

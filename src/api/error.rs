@@ -45,6 +45,9 @@ pub enum ApiError {
         /// The scope required.
         scope: String,
     },
+    /// JSON that would take more memory once parsed than `server.inflight_body_bytes`.
+    #[error("{0}")]
+    ParsedTooLarge(String),
     /// Body larger than `server.max_body_bytes`.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -63,6 +66,9 @@ pub enum ApiError {
     /// The body was cut short or could not be read.
     #[error("the request body could not be read completely")]
     IncompleteBody,
+    /// The body did not arrive in time (`server.body_timeout_secs`, `server.body_min_bytes_per_sec`).
+    #[error("the request body arrived too slowly")]
+    RequestTimeout,
     /// JSON of the wrong shape; names the JSON path.
     #[error("{path}: {message}")]
     InvalidPayload {
@@ -118,11 +124,12 @@ impl ApiError {
         match self {
             ApiError::InvalidToken { .. } => "invalid_token",
             ApiError::InsufficientScope { .. } => "insufficient_scope",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. } | ApiError::ParsedTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::DecryptFailed => "decrypt_failed",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::IncompleteBody => "invalid_request",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::InvalidPayload { .. } => "invalid_payload",
             ApiError::MappingFailed(_) => "mapping_failed",
             ApiError::DuplicateConflict => "duplicate_conflict",
@@ -150,7 +157,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::ParsedTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::DecryptFailed
             | ApiError::InvalidJson(_)
@@ -166,6 +175,7 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,6 +209,10 @@ impl ResponseError for ApiError {
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
             }
+            // The rest of a slow body would still be on its way: the connection cannot be reused.
+            ApiError::RequestTimeout => {
+                response.force_close();
+            }
             _ => {}
         }
         response.json(body)
@@ -207,6 +221,7 @@ impl ResponseError for ApiError {
 
 impl From<IntakeError> for ApiError {
     fn from(err: IntakeError) -> Self {
+        let err_text = err.to_string();
         match err {
             IntakeError::Decrypt => ApiError::DecryptFailed,
             IntakeError::Payload(PayloadError::Json(m)) => ApiError::InvalidJson(m),
@@ -215,6 +230,7 @@ impl From<IntakeError> for ApiError {
             }
             IntakeError::Mapping(e) => ApiError::MappingFailed(e.to_string()),
             IntakeError::Protect(e) => ApiError::internal(&e),
+            IntakeError::TooLargeParsed { .. } => ApiError::ParsedTooLarge(err_text),
         }
     }
 }

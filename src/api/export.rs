@@ -7,8 +7,7 @@
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
 use super::auth::authorize;
 use super::query::{self, FormatParam, Purpose};
@@ -38,6 +37,7 @@ pub async fn export(
     let principal = authorize(&req, &state, scopes::KYC_READ).await?;
     let q: query::Export = query::parse(&req)?;
     let format = q.format.format()?;
+    let cells = q.format.cells()?;
     let params = q.filters;
     let filter = params.parse()?;
     let unmask = principal.has(scopes::KYC_READ_PII);
@@ -49,10 +49,10 @@ pub async fn export(
     let mark = with_db(&state, |conn| Ok(listing::snapshot_mark(conn)?)).await?;
     if unmask {
         let details = json!({"endpoint": "export", "format": format, "mark": mark,
-            "filters": filter_facts(&params), "purpose": purpose});
+            "filters": params.audit_facts(&state.protection), "purpose": purpose});
         audit_read(&state, &principal, "personal_data_exported", None, details).await?;
     }
-    let exporter = Exporter::new(filter, mark, format, unmask);
+    let exporter = Exporter::new(filter, mark, format, unmask).with_cells(cells);
     let (pool, protection) = (state.pool.clone(), state.protection.clone());
     let stream = futures_util::stream::unfold(Some(exporter), move |exporter| {
         let (pool, protection) = (pool.clone(), protection.clone());
@@ -85,17 +85,4 @@ pub async fn export(
             format!("attachment; filename=\"kyc-export.{}\"", format.extension()),
         ))
         .streaming(stream))
-}
-
-/// The filters for the audit event: the user id only as its SHA-256 (it may be an e-mail address).
-fn filter_facts(params: &FilterParams) -> Value {
-    json!({
-        "since": params.since,
-        "until": params.until,
-        "user_id_sha256": params.user_id.as_ref().map(|u| hex::encode(Sha256::digest(u.as_bytes()))),
-        "decision": params.decision,
-        "status": params.status,
-        "document_status": params.document_status,
-        "reason": params.reason,
-    })
 }

@@ -4,10 +4,12 @@
 
 pub mod auth;
 mod body;
+pub mod connections;
 pub mod error;
 mod export;
 mod health;
 pub mod openapi;
+pub mod peer;
 mod query;
 pub mod rate_limit;
 mod reads;
@@ -59,6 +61,12 @@ pub struct AppState {
     pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Large bodies prepared at once on the blocking pool (one per CPU core).
     pub cpu_slots: Arc<tokio::sync::Semaphore>,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The last database check of `/readyz`.
+    pub readiness: health::ReadinessCache,
+    /// Held while `GET /v1/audit/verify` walks the trail, so walks run one at a time.
+    pub verify_walk: tokio::sync::Mutex<()>,
 }
 
 /// Facts the request log line reports besides method, route, status and latency: `authorize` records the
@@ -93,35 +101,29 @@ pub fn private_ok() -> HttpResponseBuilder {
     ok
 }
 
-/// Mounts every route.
-pub fn configure(cfg: &mut web::ServiceConfig, submit_path: &str, token_path: &str) {
+/// Mounts every route. `allow_get_token` is `auth.allow_get_token` (the token endpoint's methods).
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    submit_path: &str,
+    token_path: &str,
+    allow_get_token: bool,
+) {
+    let token_methods = if allow_get_token { "GET, POST" } else { "POST" };
     cfg.service(
-        web::resource(token_path)
+        resource(token_path, token_methods)
             .route(web::post().to(token::token))
-            .route(web::get().to(token::token))
-            .default_service(web::to(method_not_allowed)),
+            .route(web::get().to(token::token)),
     )
-    .service(
-        web::resource(submit_path)
-            .route(web::post().to(submit::submit))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/subjects/{user_id}")
-            .route(web::delete().to(subjects::erase))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(web::get().to(health::healthz))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(health::readyz))
-            .default_service(web::to(method_not_allowed)),
-    );
+    .service(resource(submit_path, "POST").route(web::post().to(submit::submit)))
+    .service(resource("/v1/subjects/{user_id}", "DELETE").route(web::delete().to(subjects::erase)))
+    .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)));
     v1::configure(cfg);
+}
+
+/// A resource at `path` that answers 405 with `Allow: allow` (RFC 9110 §15.5.6) to methods it does not route.
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || method_not_allowed(allow)))
 }
 
 /// JSON 404 for unknown paths.
@@ -129,9 +131,11 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    HttpResponse::MethodNotAllowed().json(serde_json::json!({
-        "error": "method_not_allowed",
-        "message": "this method is not allowed on this path",
-    }))
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .json(serde_json::json!({
+            "error": "method_not_allowed",
+            "message": "this method is not allowed on this path",
+        }))
 }

@@ -121,6 +121,12 @@ pub fn document(submit_path: &str, token_path: &str) -> utoipa::openapi::OpenApi
         ),
         (scopes::KYC_IMAGES, "download stored images (audited)"),
         (scopes::KYC_REVIEW, "resolve pending_review cases"),
+        (scopes::KYC_ERASE, "erase a data subject"),
+        (
+            scopes::KYC_METRICS,
+            "operate the service: readiness details and metrics",
+        ),
+        (scopes::KYC_ADMIN, "administer the service"),
     ];
     let mut oauth2 = OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
         token_path,

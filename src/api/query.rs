@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
-use crate::records::{AuditFilterParams, FilterParams, QueryError, export::Format};
+use crate::records::export::{CsvCells, Format};
+use crate::records::{AuditFilterParams, FilterParams, QueryError};
 
 /// One part on its own (e.g. only `purpose`), with every other name refused. The parts themselves accept
 /// unknown names so that several can be flattened into one query struct, which then refuses them (serde
@@ -70,6 +71,10 @@ pub struct FormatParam {
     /// `csv` (header row, 16 columns, canonical fields as one JSON column) or `jsonl` (one record per line).
     #[param(required = true, value_type = Format, inline)]
     pub format: Option<String>,
+    /// CSV only: `true` writes every cell as stored. By default a cell that starts with `=`, `+`, `-`, `@`,
+    /// a tab or a carriage return gets a leading `'`, so a spreadsheet does not run it as a formula.
+    #[param(value_type = Option<bool>)]
+    pub raw: Option<String>,
 }
 
 impl FormatParam {
@@ -80,6 +85,15 @@ impl FormatParam {
             .as_deref()
             .ok_or_else(|| ApiError::InvalidQuery("`format` is required: csv or jsonl".into()))?
             .parse()?)
+    }
+
+    /// How CSV cells are written.
+    pub fn cells(&self) -> Result<CsvCells, ApiError> {
+        match self.raw.as_deref() {
+            None | Some("false") => Ok(CsvCells::Neutralized),
+            Some("true") => Ok(CsvCells::Raw),
+            Some(_) => Err(ApiError::InvalidQuery("`raw` must be true or false".into())),
+        }
     }
 }
 

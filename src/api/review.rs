@@ -73,13 +73,14 @@ pub async fn review(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_REVIEW).await?;
-    let body = read_limited(&req, payload, MAX_REVIEW_BODY).await?;
+    let body = read_limited(&req, payload, MAX_REVIEW_BODY, &state.settings.server).await?;
     let (decision, note) = parse_body(&body)?;
     let reference = Reference::parse(&path).ok_or(ApiError::NotFound)?;
     let request = ReviewRequest {
         reference,
         reviewer: principal.client_id.clone(),
         decision,
+        note_hmac: state.protection.note_hmac(&note),
         note,
     };
     match state.writer.review(request).await? {

@@ -46,7 +46,7 @@ pub async fn erase(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_ERASE).await?;
     let query: EraseRequest = query::parse(&req)?;
-    let body = read_limited(&req, payload, MAX_ERASE_BODY).await?;
+    let body = read_limited(&req, payload, MAX_ERASE_BODY, &state.settings.server).await?;
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         EraseRequest::default()
     } else {

@@ -13,6 +13,7 @@ use crate::auth::scopes;
 use crate::intake::{self, IntakeContext};
 use crate::store::audit_log::AuditDraft;
 use crate::store::writer::SubmitOutcome;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// A KYC submission from the upstream (path: `server.submit_path`): the Ditto payload as JSON, or its
 /// encrypted text when `[encryption.request]` is on.
@@ -56,8 +57,8 @@ pub async fn submit(
         return Err(refuse(&state, e, None, client_id).await);
     }
     // Held until the answer is built: bounds memory for bodies, their copies and queued rows.
-    let _room = reserve_budget(&req, &state.body_budget, server).await?;
-    let body = match read_limited(&req, payload, server.max_body_bytes).await {
+    let mut room = reserve_budget(&req, &state.body_budget, server).await?;
+    let body = match read_limited(&req, payload, server.max_body_bytes, server).await {
         Ok(body) => body,
         Err(e) => return Err(refuse(&state, e, None, client_id).await),
     };
@@ -68,7 +69,7 @@ pub async fn submit(
     };
     // Lets the writer hold its next commit briefly for this submission instead of syncing without it.
     let arrival = state.writer.arrival();
-    let prepared = match run_intake(&state, body, ctx).await? {
+    let prepared = match run_intake(&state, body, ctx, &mut room).await? {
         Ok(p) => p,
         Err(refusal) => {
             let err = ApiError::from(refusal.error);
@@ -96,32 +97,83 @@ pub async fn submit(
 const INLINE_INTAKE_BYTES: usize = 64 * 1024;
 
 /// Decrypts and prepares the body: small ones inline, large ones on the blocking pool, at most one per CPU
-/// core at a time so megabyte bodies neither pile up threads nor their copies.
+/// core at a time so megabyte bodies neither pile up threads nor their copies. Between the two steps the
+/// decrypted JSON's parsed size is charged to the in-flight budget (`room` grows), because a body of small
+/// numbers takes twenty times its size once parsed.
 async fn run_intake(
     state: &AppState,
     body: web::BytesMut,
-    ctx: IntakeContext,
+    mut ctx: IntakeContext,
+    room: &mut OwnedSemaphorePermit,
 ) -> Result<Result<intake::Prepared, intake::Refusal>, ApiError> {
     let mappings = state.mappings.current();
-    if body.len() <= INLINE_INTAKE_BYTES {
-        return Ok(intake::open_and_prepare(
-            &body,
-            &state.request_cipher,
-            ctx,
+    let inline = body.len() <= INLINE_INTAKE_BYTES;
+    let _slot = if inline {
+        None
+    } else {
+        Some(
+            state
+                .cpu_slots
+                .acquire()
+                .await
+                .map_err(|_| ApiError::Unavailable)?,
+        )
+    };
+    let opened = if inline {
+        intake::open(&body, &state.request_cipher, &mut ctx).map(|plain| (plain, ctx))
+    } else {
+        let cipher = state.request_cipher.clone();
+        web::block(move || intake::open(&body, &cipher, &mut ctx).map(|plain| (plain, ctx))).await?
+    };
+    let (plaintext, ctx) = match opened {
+        Ok(opened) => opened,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let cost = crate::payload::parsed_cost(&plaintext);
+    if let Err(refusal) = grow_room(room, cost, state).await? {
+        return Ok(Err(refusal));
+    }
+    if inline {
+        return Ok(intake::prepare(
+            &plaintext,
+            &ctx,
             &mappings,
             &state.protection,
         ));
     }
-    let _slot = state
-        .cpu_slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    let (cipher, protection) = (state.request_cipher.clone(), state.protection.clone());
-    Ok(
-        web::block(move || intake::open_and_prepare(&body, &cipher, ctx, &mappings, &protection))
-            .await?,
-    )
+    let protection = state.protection.clone();
+    Ok(web::block(move || intake::prepare(&plaintext, &ctx, &mappings, &protection)).await?)
+}
+
+/// Makes `room` hold at least `cost` bytes of the in-flight budget, waiting as long as a body waits for its
+/// room. A cost beyond the whole budget is refused (413): it could never fit.
+async fn grow_room(
+    room: &mut OwnedSemaphorePermit,
+    cost: usize,
+    state: &AppState,
+) -> Result<Result<(), intake::Refusal>, ApiError> {
+    let budget = state.settings.server.inflight_body_bytes;
+    if cost > budget {
+        return Ok(Err(intake::Refusal {
+            error: intake::IntakeError::TooLargeParsed { budget },
+            requester_id: None,
+        }));
+    }
+    let held = room.num_permits();
+    if cost > held {
+        let more = u32::try_from(cost - held).map_err(|_| ApiError::Unavailable)?;
+        let wait = std::time::Duration::from_secs(state.settings.server.inflight_wait_secs);
+        match tokio::time::timeout(wait, state.body_budget.clone().acquire_many_owned(more)).await {
+            Ok(Ok(extra)) => room.merge(extra),
+            Ok(Err(_)) | Err(_) => {
+                log::warn!(
+                    "submission refused: no room for its parsed JSON (server.inflight_body_bytes)"
+                );
+                return Err(ApiError::Unavailable);
+            }
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// The 200 answer: the confirmation JSON, or its ciphertext (base64 text) when response encryption is on.

@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::ApiError;
 use super::AppState;
 use super::body::read_limited;
-use crate::auth::TokenRequest;
 use crate::auth::token_endpoint::NO_STORE_HEADERS;
+use crate::auth::{OAuthError, TokenRequest};
 use crate::tls::PeerSubject;
 
 const MAX_TOKEN_BODY: usize = 64 * 1024;
@@ -33,7 +33,13 @@ pub async fn token(
     let Some(endpoint) = state.auth.token_endpoint.clone() else {
         return Err(ApiError::NotFound);
     };
-    let body = read_limited(&req, payload, MAX_TOKEN_BODY).await?.to_vec();
+    // Every check slot taken: answer now instead of queueing blocking work that would be refused anyway.
+    if state.auth.gate.is_busy() {
+        return Ok(oauth_error(&OAuthError::busy()));
+    }
+    let body = read_limited(&req, payload, MAX_TOKEN_BODY, &state.settings.server)
+        .await?
+        .to_vec();
     let header_text = |name| {
         req.headers()
             .get(name)
@@ -46,32 +52,36 @@ pub async fn token(
         content_type: header_text(header::CONTENT_TYPE),
         body,
         query: req.query_string().to_string(),
-        remote_addr: req.peer_addr().map(|a| a.ip()),
+        remote_addr: super::peer::client_address(&req, &state.trusted_proxies),
         client_cert_subject: req.conn_data::<PeerSubject>().map(|s| s.0.clone()),
     };
-    let outcome = web::block(move || endpoint.handle(&request)).await?;
-    let mut response = match &outcome {
-        Ok(_) => HttpResponse::Ok(),
-        Err(e) => {
-            HttpResponse::build(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST))
+    match web::block(move || endpoint.handle(&request)).await? {
+        Ok(token) => {
+            let mut response = HttpResponse::Ok();
+            for (name, value) in NO_STORE_HEADERS {
+                response.insert_header((name, value));
+            }
+            Ok(response.json(token))
         }
-    };
+        Err(e) => Ok(oauth_error(&e)),
+    }
+}
+
+/// An RFC 6749 §5.2 error answer with its status and headers.
+fn oauth_error(e: &OAuthError) -> HttpResponse {
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST));
     for (name, value) in NO_STORE_HEADERS {
         response.insert_header((name, value));
     }
-    match outcome {
-        Ok(token) => Ok(response.json(token)),
-        Err(e) => {
-            if let Some(challenge) = e.www_authenticate() {
-                response.insert_header((header::WWW_AUTHENTICATE, challenge));
-            }
-            if let Some(secs) = e.retry_after_secs() {
-                response.insert_header((header::RETRY_AFTER, secs.to_string()));
-            }
-            if let Some(allow) = e.allow() {
-                response.insert_header((header::ALLOW, allow));
-            }
-            Ok(response.json(e.body()))
-        }
+    if let Some(challenge) = e.www_authenticate() {
+        response.insert_header((header::WWW_AUTHENTICATE, challenge));
     }
+    if let Some(secs) = e.retry_after_secs() {
+        response.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    if let Some(allow) = e.allow() {
+        response.insert_header((header::ALLOW, allow));
+    }
+    response.json(e.body())
 }

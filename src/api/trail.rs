@@ -80,6 +80,14 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state, scopes::KYC_READ).await?;
     let _: query::Nothing = query::parse(&req)?;
-    let report = with_db(&state, |conn| Ok(crate::audit::verify(conn)?)).await?;
+    // One walk at a time, whoever asks: a walk reads the whole trail, and a crowd of them would hold every
+    // pooled connection. No report is reused: a row changed behind an unchanged chain head must show.
+    let _one_at_a_time = state.verify_walk.lock().await;
+    // The same check as `kyc-receiver audit verify`, retention checkpoints' MACs included.
+    let key = state.protection.checkpoint_key();
+    let report = with_db(&state, move |conn| {
+        Ok(crate::audit::verify_with_key(conn, Some(&key))?)
+    })
+    .await?;
     Ok(private_ok().json(report))
 }

@@ -9,6 +9,7 @@
 //! anything else → introspection when enabled (a network call). The unverified header and `iss` only pick
 //! the verifier; each verifier checks everything itself.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -16,6 +17,7 @@ use serde_json::{Map, Value};
 use super::basic::{BasicVerifier, split_authorization};
 use super::clock::Clock;
 use super::error::{AuthConfigError, AuthError, REALM};
+use super::gate::PasswordGate;
 use super::introspection::Introspector;
 use super::issuer::TokenIssuer;
 use super::jwks::JwksVerifier;
@@ -31,6 +33,9 @@ const DITTO_PLACEHOLDER: &str = "__ACCESS_TOKEN_PLACEHOLDER__";
 #[derive(Debug)]
 pub struct Authenticator {
     builtin: Option<Arc<TokenIssuer>>,
+    /// The scopes each configured client holds now: a builtin token is honoured only while its client is
+    /// configured, and only for the scopes it still has (tokens outlive a removal by up to their lifetime).
+    clients: HashMap<String, BTreeSet<String>>,
     jwks: Option<JwksVerifier>,
     introspection: Option<Introspector>,
     basic: Option<BasicVerifier>,
@@ -43,6 +48,17 @@ impl Authenticator {
         settings: &AuthSettings,
         issuer: Option<Arc<TokenIssuer>>,
         clock: Arc<dyn Clock>,
+    ) -> Result<Self, AuthConfigError> {
+        let gate = Arc::new(PasswordGate::new(Arc::clone(&clock)));
+        Self::with_gate(settings, issuer, clock, gate)
+    }
+
+    /// Like [`Authenticator::new`], with Basic mode's password checks going through `gate`.
+    pub fn with_gate(
+        settings: &AuthSettings,
+        issuer: Option<Arc<TokenIssuer>>,
+        clock: Arc<dyn Clock>,
+        gate: Arc<PasswordGate>,
     ) -> Result<Self, AuthConfigError> {
         let builtin = if settings.has_mode(AuthMode::Builtin) {
             Some(issuer.ok_or_else(|| {
@@ -80,17 +96,32 @@ impl Authenticator {
         };
         let basic = settings
             .has_mode(AuthMode::Basic)
-            .then(|| BasicVerifier::new(settings.basic.clone(), clock));
+            .then(|| BasicVerifier::with_gate(settings.basic.clone(), clock, gate));
+        let clients = settings
+            .clients
+            .iter()
+            .map(|c| (c.client_id.clone(), c.scopes.iter().cloned().collect()))
+            .collect();
         Ok(Self {
             builtin,
+            clients,
             jwks,
             introspection,
             basic,
         })
     }
 
-    /// Authenticates from the `Authorization` header value (`None` when absent).
+    /// Authenticates from the `Authorization` header value (`None` when absent), with no caller address.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        self.authenticate_from(authorization, None).await
+    }
+
+    /// Authenticates a request from `address` (the client's address, for Basic mode's failure limits).
+    pub async fn authenticate_from(
+        &self,
+        authorization: Option<&str>,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Principal, AuthError> {
         let header = authorization.ok_or(AuthError::MissingToken)?;
         let (scheme, credentials) = split_authorization(header).unwrap_or((header.trim(), ""));
         if scheme.eq_ignore_ascii_case("Bearer") {
@@ -99,7 +130,8 @@ impl Authenticator {
         if scheme.eq_ignore_ascii_case("Basic")
             && let Some(basic) = &self.basic
         {
-            return basic.verify(credentials).await;
+            let key = address.map(super::gate::address_key);
+            return basic.verify(credentials, key.as_deref()).await;
         }
         // RFC 6750 §3.1: an unsupported authentication method is treated like no credentials at all.
         Err(AuthError::MissingToken)
@@ -139,7 +171,7 @@ impl Authenticator {
         ) && issuer.knows_kid(kid)
             && iss.as_deref() == Some(issuer.issuer())
         {
-            return issuer.verify(token);
+            return self.still_configured(issuer.verify(token)?);
         }
         if let Some(jwks) = &self.jwks
             && iss.as_deref() == Some(jwks.issuer())
@@ -151,6 +183,21 @@ impl Authenticator {
         }
         log::debug!("bearer token refused: no enabled mode recognises it");
         Err(AuthError::InvalidToken)
+    }
+}
+
+impl Authenticator {
+    /// A verified builtin token, narrowed to what its client holds today; refused when the client is gone.
+    fn still_configured(&self, mut principal: Principal) -> Result<Principal, AuthError> {
+        let Some(current) = self.clients.get(&principal.client_id) else {
+            log::info!(
+                "token refused: client {} is no longer configured",
+                principal.client_id
+            );
+            return Err(AuthError::InvalidToken);
+        };
+        principal.scopes.retain(|s| current.contains(s));
+        Ok(principal)
     }
 }
 

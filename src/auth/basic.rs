@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::clock::Clock;
 use super::error::AuthError;
+use super::gate::{GateRefusal, PasswordGate};
 use super::principal::{AuthMethod, Principal};
 use super::secret_hash::{dummy_verify, verify_secret};
 use super::settings::BasicUserSettings;
@@ -81,21 +82,39 @@ pub fn form_decode(s: &str) -> Option<String> {
 pub struct BasicVerifier {
     users: Arc<Vec<BasicUserSettings>>,
     clock: Arc<dyn Clock>,
+    gate: Arc<PasswordGate>,
     verified: Mutex<HashMap<[u8; 32], (Principal, u64)>>,
 }
 
 impl BasicVerifier {
-    /// A verifier for the configured users.
+    /// A verifier for the configured users, with a password gate of its own.
     pub fn new(users: Vec<BasicUserSettings>, clock: Arc<dyn Clock>) -> Self {
+        let gate = Arc::new(PasswordGate::new(Arc::clone(&clock)));
+        Self::with_gate(users, clock, gate)
+    }
+
+    /// A verifier whose password checks go through `gate` (shared with the token endpoint).
+    pub fn with_gate(
+        users: Vec<BasicUserSettings>,
+        clock: Arc<dyn Clock>,
+        gate: Arc<PasswordGate>,
+    ) -> Self {
         Self {
             users: Arc::new(users),
             clock,
+            gate,
             verified: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Checks Basic `credentials` (the part after `Basic `). Wrong or malformed → [`AuthError::InvalidCredentials`].
-    pub async fn verify(&self, credentials: &str) -> Result<Principal, AuthError> {
+    /// Checks Basic `credentials` (the part after `Basic `) sent from `address` (a limiter key, see
+    /// `gate::address_key`). Wrong or malformed → [`AuthError::InvalidCredentials`]; too many recent failures
+    /// → [`AuthError::TooManyAttempts`]; every check slot busy → [`AuthError::Unavailable`].
+    pub async fn verify(
+        &self,
+        credentials: &str,
+        address: Option<&str>,
+    ) -> Result<Principal, AuthError> {
         let (user, password) = parse_basic(credentials).ok_or(AuthError::InvalidCredentials)?;
         let cache_key = cache_key(&user, password.expose_secret());
         let now = self.clock.now_unix();
@@ -104,11 +123,17 @@ impl BasicVerifier {
         {
             return Ok(p.clone());
         }
+        let admission = self.gate.admit(address).map_err(|r| match r {
+            GateRefusal::SlowDown(retry_after) => AuthError::TooManyAttempts { retry_after },
+            GateRefusal::Busy => AuthError::Unavailable,
+        })?;
         let users = Arc::clone(&self.users);
         let found = tokio::task::spawn_blocking(move || check(&users, &user, &password))
             .await
             .map_err(|_| AuthError::Unavailable)?;
+        // Dropped without `succeeded`, the admission keeps the attempt counted as a failure.
         let principal = found.ok_or(AuthError::InvalidCredentials)?;
+        admission.succeeded();
         let mut cache = self.lock();
         if cache.len() >= CACHE_MAX {
             cache.retain(|_, (_, until)| now < *until);
@@ -202,33 +227,58 @@ mod tests {
     #[tokio::test]
     async fn basic_mode_accepts_right_password_and_refuses_others() {
         let v = verifier(Arc::new(ManualClock::new(1000)));
-        let p = v.verify(&b64("ditto:pw")).await.unwrap();
+        let p = v.verify(&b64("ditto:pw"), None).await.unwrap();
         assert_eq!(
             (p.client_id.as_str(), p.method),
             ("ditto", AuthMethod::Basic)
         );
         assert!(p.has("kyc:submit"));
         assert_eq!(
-            v.verify(&b64("ditto:PW")).await,
+            v.verify(&b64("ditto:PW"), None).await,
             Err(AuthError::InvalidCredentials)
         );
         assert_eq!(
-            v.verify(&b64("nobody:pw")).await,
+            v.verify(&b64("nobody:pw"), None).await,
             Err(AuthError::InvalidCredentials)
         );
-        assert_eq!(v.verify("%%%").await, Err(AuthError::InvalidCredentials));
+        assert_eq!(
+            v.verify("%%%", None).await,
+            Err(AuthError::InvalidCredentials)
+        );
     }
 
     #[tokio::test]
     async fn verified_credentials_are_remembered_for_a_while() {
         let clock = Arc::new(ManualClock::new(1000));
         let v = verifier(clock.clone());
-        v.verify(&b64("ditto:pw")).await.unwrap();
+        v.verify(&b64("ditto:pw"), None).await.unwrap();
         assert_eq!(v.lock().len(), 1);
         clock.advance(CACHE_SECS - 1);
-        assert!(v.verify(&b64("ditto:pw")).await.is_ok());
+        assert!(v.verify(&b64("ditto:pw"), None).await.is_ok());
         clock.advance(2);
         // Expired entry: checked again (and still right).
-        assert!(v.verify(&b64("ditto:pw")).await.is_ok());
+        assert!(v.verify(&b64("ditto:pw"), None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn wrong_passwords_from_one_address_are_limited_and_the_right_one_from_another_is_not() {
+        let v = verifier(Arc::new(ManualClock::new(1000)));
+        let attacker = Some("192.0.2.66");
+        for _ in 0..super::super::limiter::PER_ADDRESS.max_failures {
+            assert_eq!(
+                v.verify(&b64("ditto:guess"), attacker).await,
+                Err(AuthError::InvalidCredentials)
+            );
+        }
+        // The next guess is refused before any argon2 work, even with the right password.
+        assert!(matches!(
+            v.verify(&b64("ditto:pw"), attacker).await,
+            Err(AuthError::TooManyAttempts { .. })
+        ));
+        assert!(
+            v.verify(&b64("ditto:pw"), Some("198.51.100.1"))
+                .await
+                .is_ok()
+        );
     }
 }

@@ -30,9 +30,16 @@ pub enum AuthError {
         /// The scope the route requires.
         required: String,
     },
-    /// The JWKS or introspection endpoint could not be reached, so the token could not be judged.
+    /// The JWKS or introspection endpoint could not be reached, so the token could not be judged; or every
+    /// password-check slot was busy.
     #[error("authorization server unavailable")]
     Unavailable,
+    /// Too many failed password checks from this address (or for this user from it) lately.
+    #[error("too many failed attempts")]
+    TooManyAttempts {
+        /// Seconds until another attempt is checked.
+        retry_after: u64,
+    },
 }
 
 impl AuthError {
@@ -41,6 +48,7 @@ impl AuthError {
         match self {
             Self::MissingToken | Self::InvalidToken | Self::InvalidCredentials => 401,
             Self::InsufficientScope { .. } => 403,
+            Self::TooManyAttempts { .. } => 429,
             Self::Unavailable => 503,
         }
     }
@@ -50,6 +58,7 @@ impl AuthError {
         match self {
             Self::MissingToken | Self::InvalidToken | Self::InvalidCredentials => "invalid_token",
             Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::TooManyAttempts { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
         }
     }
@@ -63,13 +72,17 @@ impl AuthError {
             Self::InsufficientScope { required } => Some(format!(
                 r#"Bearer error="insufficient_scope", scope="{required}""#
             )),
-            Self::Unavailable => None,
+            Self::Unavailable | Self::TooManyAttempts { .. } => None,
         }
     }
 
-    /// Seconds for `Retry-After` (503 only).
+    /// Seconds for `Retry-After` (503 and 429).
     pub fn retry_after_secs(&self) -> Option<u64> {
-        matches!(self, Self::Unavailable).then_some(5)
+        match self {
+            Self::Unavailable => Some(5),
+            Self::TooManyAttempts { retry_after } => Some(*retry_after),
+            _ => None,
+        }
     }
 }
 

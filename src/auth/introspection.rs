@@ -7,10 +7,18 @@
 //! Caching (RFC 7662 §4 allows it, trading revocation latency for load): an answer is reused for
 //! `cache_secs`, but never past the token's `exp`; inactive answers are cached too, so garbage tokens do
 //! not reach the server again and again. The cache is keyed by the SHA-256 of the token, so no token is
-//! kept in memory after the request, and it holds at most [`CACHE_MAX`] entries.
+//! kept in memory after the request, and it holds at most [`CACHE_MAX`] entries; when full, the oldest
+//! entry goes (constant time, no scan).
+//!
+//! At most [`MAX_CALLS`] introspection calls are in flight: each unknown token costs an outbound request,
+//! and a flood of random tokens must not become a flood of connections to the authorization server. A call
+//! that cannot start within [`CALL_WAIT`] is answered 503.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
@@ -27,6 +35,19 @@ use super::settings::IntrospectionSettings;
 
 /// Most cached answers.
 pub const CACHE_MAX: usize = 10_000;
+
+/// Most introspection calls in flight.
+pub const MAX_CALLS: usize = 8;
+
+/// Longest wait for a call slot before answering 503.
+pub const CALL_WAIT: Duration = Duration::from_secs(5);
+
+/// Cached answers with their insertion order, so eviction needs no scan.
+#[derive(Debug, Default)]
+struct Cache {
+    answers: HashMap<[u8; 32], Cached>,
+    order: VecDeque<[u8; 32]>,
+}
 
 type IntrospectionClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointSet, EndpointNotSet, EndpointNotSet>;
@@ -46,7 +67,8 @@ pub struct Introspector {
     cache_secs: u64,
     audience: Option<String>,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    cache: Mutex<Cache>,
+    calls: Semaphore,
 }
 
 impl Introspector {
@@ -70,7 +92,8 @@ impl Introspector {
             cache_secs: settings.cache_secs,
             audience: settings.audience.clone(),
             clock,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
+            calls: Semaphore::new(MAX_CALLS),
         })
     }
 
@@ -78,7 +101,18 @@ impl Introspector {
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = self.clock.now_unix();
-        if let Some(hit) = self.lock().get(&key).filter(|c| now < c.until).cloned() {
+        if let Some(hit) = self.cached(&key, now) {
+            return hit.principal.ok_or(AuthError::InvalidToken);
+        }
+        let _call = match tokio::time::timeout(CALL_WAIT, self.calls.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                log::warn!("introspection refused: {MAX_CALLS} calls already in flight");
+                return Err(AuthError::Unavailable);
+            }
+        };
+        // Another request may have introspected the same token while this one waited.
+        if let Some(hit) = self.cached(&key, self.clock.now_unix()) {
             return hit.principal.ok_or(AuthError::InvalidToken);
         }
 
@@ -130,6 +164,8 @@ impl Introspector {
         {
             return None;
         }
+        // A token issued for another audience is not for us (servers that leave `aud` out of their answers,
+        // as RFC 7662 allows, are taken at their word).
         if let (Some(want), Some(auds)) = (&self.audience, answer.aud())
             && !auds.contains(want)
         {
@@ -192,21 +228,28 @@ impl Introspector {
         }
     }
 
-    fn insert(&self, key: [u8; 32], value: Cached) {
-        let now = self.clock.now_unix();
-        let mut cache = self.lock();
-        if cache.len() >= CACHE_MAX && !cache.contains_key(&key) {
-            cache.retain(|_, c| now < c.until);
-            if cache.len() >= CACHE_MAX
-                && let Some(k) = cache.iter().min_by_key(|(_, c)| c.until).map(|(k, _)| *k)
-            {
-                cache.remove(&k);
-            }
-        }
-        cache.insert(key, value);
+    fn cached(&self, key: &[u8; 32], now: u64) -> Option<Cached> {
+        self.lock()
+            .answers
+            .get(key)
+            .filter(|c| now < c.until)
+            .cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Cached>> {
+    fn insert(&self, key: [u8; 32], value: Cached) {
+        let mut cache = self.lock();
+        if cache.answers.insert(key, value).is_none() {
+            cache.order.push_back(key);
+        }
+        while cache.answers.len() > CACHE_MAX {
+            let Some(oldest) = cache.order.pop_front() else {
+                break;
+            };
+            cache.answers.remove(&oldest);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -133,11 +133,16 @@ impl JwksVerifier {
         };
         match found {
             Some(key) if !stale => Ok(key),
-            Some(key) => {
-                // Old but usable: refresh if allowed; keep using the old keys when the issuer is down.
-                let _ = self.refresh(now).await;
-                Ok(select_key(&self.read().keys, kid, alg).unwrap_or(key))
-            }
+            Some(key) => match self.refresh(now).await {
+                // Old but usable: after a refresh only the new set counts, so a key the issuer dropped is
+                // refused by the very request that noticed the set was old.
+                Ok(()) => select_key(&self.read().keys, kid, alg).ok_or_else(|| {
+                    log::debug!("jwks token refused: kid {kid:?} is no longer published");
+                    AuthError::InvalidToken
+                }),
+                // The issuer is down: keep using the keys it last published.
+                Err(_) => Ok(key),
+            },
             None => {
                 self.refresh(now).await?;
                 select_key(&self.read().keys, kid, alg).ok_or_else(|| {

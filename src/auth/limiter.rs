@@ -1,17 +1,18 @@
-//! Failed-attempt limiter for the token endpoint: failed attempts are limited per client and per address.
+//! Failed-attempt limiter for password checks (see `gate`): failures are limited per address.
 //!
-//! Owns: [`FailureLimiter`], a sliding-window counter of *failed* authentications per key (a client id or a
-//! remote address), and the numbers the token endpoint uses ([`PER_ADDRESS`], [`PER_CLIENT`]).
-//! Reads no configuration keys: the numbers are fixed and explained below.
+//! Owns: [`FailureLimiter`], a sliding-window counter of *failed* authentications per key, and the numbers
+//! the gate uses ([`PER_ADDRESS`]). Reads no configuration keys: the numbers are fixed and
+//! explained below.
 //!
 //! Decisions:
 //! - Only failures count; successes neither count nor reset, so one valid client cannot wipe the record of
 //!   guesses made from the same address.
+//! - An attempt is *reserved* as a failure before the secret is checked and released when it was right, so
+//!   concurrent attempts cannot all pass a limit that the slow check would only update afterwards.
 //! - A blocked key is refused *before* the secret is checked (no argon2 work, no oracle while blocked).
-//! - Per address (IPv6: per /64 prefix, see `token_endpoint`): 10 failures in 5 minutes. Per client id:
-//!   50 failures in 5 minutes — higher, because anyone can fail on purpose with a known client id, and
-//!   locking out the real upstream is a denial of service; guessing a 256-bit generated secret is hopeless
-//!   anyway, the per-client limit only protects weak, hand-chosen secrets from a distributed guesser.
+//! - Per address (IPv6: per /64 prefix): 10 failures in 5 minutes. There is no limit per client: anyone can
+//!   fail on purpose with a known client id, and locking out the real upstream is a denial of service;
+//!   guessing a 256-bit generated secret is hopeless anyway.
 //! - Memory is bounded: at most `max_keys` keys; expired keys are purged first, then the stalest key goes.
 
 use std::collections::{HashMap, VecDeque};
@@ -37,12 +38,12 @@ pub const PER_ADDRESS: LimiterPolicy = LimiterPolicy {
     max_keys: 10_000,
 };
 
-/// Per client id: 50 failures per 5 minutes (see the module doc for why it is higher).
-pub const PER_CLIENT: LimiterPolicy = LimiterPolicy {
-    max_failures: 50,
-    window_secs: 300,
-    max_keys: 10_000,
-};
+/// An attempt counted as a failure until [`FailureLimiter::release`] takes it back.
+#[derive(Debug)]
+pub struct Reservation {
+    key: String,
+    at: u64,
+}
 
 /// Sliding-window failure counter keyed by an arbitrary string.
 #[derive(Debug)]
@@ -79,11 +80,48 @@ impl FailureLimiter {
         Err(until.saturating_sub(now).max(1))
     }
 
+    /// Counts an attempt of `key` as a failure now, unless `key` is blocked (`Err(retry_after_secs)`).
+    pub fn reserve(&self, key: &str) -> Result<Reservation, u64> {
+        // Check and record under one lock: a concurrent attempt sees this one.
+        let mut map = self.lock();
+        let now = self.clock.now_unix();
+        if let Some(times) = map.get_mut(key) {
+            Self::expire(times, now, self.policy.window_secs);
+            if times.len() >= self.policy.max_failures {
+                let idx = times.len() - self.policy.max_failures;
+                let until = times[idx].saturating_add(self.policy.window_secs);
+                return Err(until.saturating_sub(now).max(1));
+            }
+        }
+        self.record_locked(&mut map, key, now);
+        Ok(Reservation {
+            key: key.to_owned(),
+            at: now,
+        })
+    }
+
+    /// Takes back a reservation: the attempt succeeded.
+    pub fn release(&self, reservation: Reservation) {
+        let mut map = self.lock();
+        if let Some(times) = map.get_mut(&reservation.key) {
+            if let Some(i) = times.iter().rposition(|&t| t == reservation.at) {
+                times.remove(i);
+            }
+            if times.is_empty() {
+                map.remove(&reservation.key);
+            }
+        }
+    }
+
     /// Records one failed attempt for `key`.
     pub fn record_failure(&self, key: &str) {
         let now = self.clock.now_unix();
-        let window = self.policy.window_secs;
         let mut map = self.lock();
+        self.record_locked(&mut map, key, now);
+    }
+
+    fn record_locked(&self, map: &mut HashMap<String, VecDeque<u64>>, key: &str, now: u64) {
+        let window = self.policy.window_secs;
         if !map.contains_key(key) && map.len() >= self.policy.max_keys {
             map.retain(|_, times| {
                 Self::expire(times, now, window);
@@ -203,6 +241,5 @@ mod tests {
             (PER_ADDRESS.max_failures, PER_ADDRESS.window_secs),
             (10, 300)
         );
-        assert_eq!((PER_CLIENT.max_failures, PER_CLIENT.window_secs), (50, 300));
     }
 }

@@ -18,6 +18,7 @@ pub mod authenticator;
 pub mod basic;
 pub mod clock;
 pub mod error;
+pub mod gate;
 pub mod http;
 pub mod introspection;
 pub mod issuer;
@@ -59,6 +60,8 @@ pub struct AuthStack {
     pub token_endpoint: Option<Arc<TokenEndpoint>>,
     /// Our token issuer; `None` unless the builtin mode is enabled.
     pub issuer: Option<Arc<TokenIssuer>>,
+    /// The bound on password checks in flight, shared by the token endpoint and Basic mode.
+    pub gate: Arc<gate::PasswordGate>,
 }
 
 impl AuthStack {
@@ -73,18 +76,22 @@ impl AuthStack {
         } else {
             None
         };
+        // One gate for every password check, so their number in flight is bounded together.
+        let gate = Arc::new(gate::PasswordGate::new(Arc::clone(&clock)));
         let token_endpoint = issuer.as_ref().map(|i| {
-            Arc::new(TokenEndpoint::new(
+            Arc::new(TokenEndpoint::with_gate(
                 settings,
                 Arc::clone(i),
-                Arc::clone(&clock),
+                Arc::clone(&gate),
             ))
         });
-        let authenticator = Authenticator::new(settings, issuer.clone(), clock)?;
+        let authenticator =
+            Authenticator::with_gate(settings, issuer.clone(), clock, Arc::clone(&gate))?;
         Ok(Self {
             authenticator,
             token_endpoint,
             issuer,
+            gate,
         })
     }
 }

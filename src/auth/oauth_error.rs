@@ -27,6 +27,8 @@ pub enum OAuthErrorCode {
     InvalidScope,
     /// Too many failed attempts from this address or for this client (429).
     SlowDown,
+    /// Every password-check slot is busy (503, RFC 6749 §4.1.2.1's `temporarily_unavailable`).
+    TemporarilyUnavailable,
     /// The token could not be signed (500).
     ServerError,
 }
@@ -42,6 +44,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::SlowDown => "slow_down",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
     }
@@ -63,6 +66,7 @@ impl OAuthError {
         let status = match code {
             OAuthErrorCode::InvalidClient => 401,
             OAuthErrorCode::SlowDown => 429,
+            OAuthErrorCode::TemporarilyUnavailable => 503,
             OAuthErrorCode::ServerError => 500,
             _ => 400,
         };
@@ -86,6 +90,17 @@ impl OAuthError {
             ..Self::new(
                 OAuthErrorCode::SlowDown,
                 "too many failed attempts; retry later",
+            )
+        }
+    }
+
+    /// `temporarily_unavailable`, 503 with `Retry-After: 1`: every password-check slot is taken.
+    pub fn busy() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                "too many token requests at once; retry shortly",
             )
         }
     }

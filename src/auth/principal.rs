@@ -25,14 +25,20 @@ pub mod scopes {
     pub const KYC_REVIEW: &str = "kyc:review";
     /// Erase a subject's data.
     pub const KYC_ERASE: &str = "kyc:erase";
+    /// Operate the service: readiness details (and, later, metrics).
+    pub const KYC_METRICS: &str = "kyc:metrics";
+    /// Administer the service.
+    pub const KYC_ADMIN: &str = "kyc:admin";
     /// Every scope above, for validation of configured clients.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 8] = [
         KYC_SUBMIT,
         KYC_READ,
         KYC_READ_PII,
         KYC_IMAGES,
         KYC_REVIEW,
         KYC_ERASE,
+        KYC_METRICS,
+        KYC_ADMIN,
     ];
 
     /// Whether `scope` is one of [`ALL`].

@@ -188,6 +188,13 @@ fn check_introspection(s: &IntrospectionSettings, r: &mut Report) {
     if s.audience.as_deref().is_some_and(|a| a.trim().is_empty()) {
         r.err("introspection.audience", "must not be empty when set");
     }
+    if s.audience.is_none() {
+        r.warn(
+            "introspection.audience",
+            "not set: ANY active token of this authorization server is accepted, whatever resource \
+             it was issued for; set the audience this service's tokens carry",
+        );
+    }
     if s.cache_secs > 3600 {
         r.err("introspection.cache_secs", "must be at most 3600");
     } else if s.cache_secs > 300 {

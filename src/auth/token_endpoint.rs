@@ -9,7 +9,7 @@
 //! `web::block` (argon2 costs tens of milliseconds of CPU) and writes the result with [`NO_STORE_HEADERS`].
 //! Accepted: form or JSON body; client credentials in HTTP Basic (form-urlencoded inside, RFC 6749 §2.3.1)
 //! or as `client_id`/`client_secret` parameters (§2.3.1 too), never both; `GET` with query parameters only
-//! when `auth.allow_get_token`. Failed attempts are limited per address and per client id (see `limiter`).
+//! when `auth.allow_get_token`. Every secret check passes the shared [`PasswordGate`] (see `gate`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -20,8 +20,8 @@ use serde::Serialize;
 
 use super::basic::{parse_client_basic, split_authorization};
 use super::clock::Clock;
+use super::gate::{GateRefusal, PasswordGate, address_key};
 use super::issuer::TokenIssuer;
-use super::limiter::{FailureLimiter, PER_ADDRESS, PER_CLIENT};
 use super::mtls::client_cert_subject_allowed;
 use super::principal::parse_scope;
 use super::secret_hash::{dummy_verify, verify_secret};
@@ -83,19 +83,26 @@ pub struct TokenEndpoint {
     issuer: Arc<TokenIssuer>,
     clients: Vec<ClientSettings>,
     allow_get: bool,
-    per_address: FailureLimiter,
-    per_client: FailureLimiter,
+    gate: Arc<PasswordGate>,
 }
 
 impl TokenEndpoint {
-    /// An endpoint issuing tokens with `issuer` to `settings.clients`.
+    /// An endpoint issuing tokens with `issuer` to `settings.clients`, with a password gate of its own.
     pub fn new(settings: &AuthSettings, issuer: Arc<TokenIssuer>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_gate(settings, issuer, Arc::new(PasswordGate::new(clock)))
+    }
+
+    /// An endpoint whose secret checks go through `gate` (shared with Basic mode).
+    pub fn with_gate(
+        settings: &AuthSettings,
+        issuer: Arc<TokenIssuer>,
+        gate: Arc<PasswordGate>,
+    ) -> Self {
         Self {
             issuer,
             clients: settings.clients.clone(),
             allow_get: settings.allow_get_token,
-            per_address: FailureLimiter::new(PER_ADDRESS, Arc::clone(&clock)),
-            per_client: FailureLimiter::new(PER_CLIENT, clock),
+            gate,
         }
     }
 
@@ -120,13 +127,13 @@ impl TokenEndpoint {
         }
 
         let addr = req.remote_addr.map(address_key);
-        if let Some(a) = &addr {
-            self.per_address.check(a).map_err(OAuthError::slow_down)?;
-        }
-        self.per_client
-            .check(&client_id)
-            .map_err(OAuthError::slow_down)?;
-
+        let admission = self
+            .gate
+            .admit(addr.as_deref())
+            .map_err(|refusal| match refusal {
+                GateRefusal::SlowDown(retry) => OAuthError::slow_down(retry),
+                GateRefusal::Busy => OAuthError::busy(),
+            })?;
         let client = self.clients.iter().find(|c| c.client_id == client_id);
         let verified = match client {
             Some(c) => verify_secret(secret.expose_secret(), c.secret_hash.expose_secret()),
@@ -136,7 +143,7 @@ impl TokenEndpoint {
             }
         };
         let Some(client) = client.filter(|_| verified) else {
-            self.record_failure(&client_id, addr.as_deref());
+            drop(admission);
             // Only ids we know are logged: a caller who swapped id and secret must not get the secret logged.
             let who = if client.is_some() {
                 client_id.as_str()
@@ -149,7 +156,7 @@ impl TokenEndpoint {
             return Err(OAuthError::invalid_client("client authentication failed"));
         };
         if !client_cert_subject_allowed(client, req.client_cert_subject.as_deref()) {
-            self.record_failure(&client_id, addr.as_deref());
+            drop(admission);
             log::info!(
                 "token request refused: client {client_id} presented no or another certificate subject"
             );
@@ -158,6 +165,7 @@ impl TokenEndpoint {
             ));
         }
 
+        admission.succeeded();
         let allowed: BTreeSet<String> = client.scopes.iter().cloned().collect();
         let requested = params
             .get("scope")
@@ -198,28 +206,6 @@ impl TokenEndpoint {
             expires_in: issued.expires_in,
             scope: issued.scope,
         })
-    }
-
-    fn record_failure(&self, client_id: &str, addr: Option<&str>) {
-        self.per_client.record_failure(client_id);
-        if let Some(a) = addr {
-            self.per_address.record_failure(a);
-        }
-    }
-}
-
-/// The limiter key of a peer: the IPv4 address, or the IPv6 /64 prefix (one subscriber usually holds a
-/// whole /64, so per-/128 counting would be trivial to dodge).
-fn address_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::protect::Protection;
-use crate::records::export::{Exporter, Format, csv_header, csv_record};
+use crate::records::export::{CsvCells, Exporter, Format, csv_header, csv_record};
 use crate::records::{Cursor, FilterParams, SubmissionSummary, load_detail, parse_limit};
 use crate::store::audit_log::{AuditDraft, append_alone};
 use crate::store::{self, listing};
@@ -57,6 +57,10 @@ pub enum RecordsCommand {
         /// Write here instead of stdout (written as FILE.partial, renamed when complete).
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// CSV: write every cell as stored; by default a cell that starts with `=`, `+`, `-`, `@`, a tab or
+        /// a carriage return gets a leading `'` so spreadsheets do not run it as a formula.
+        #[arg(long)]
+        raw: bool,
         /// Personal data access.
         #[command(flatten)]
         access: Access,
@@ -129,8 +133,23 @@ pub fn run(config: Option<PathBuf>, command: RecordsCommand) -> Result<(), Strin
             format,
             filters,
             output,
+            raw,
             access,
-        } => export(&mut ctx, format, &filters, output.as_deref(), &access),
+        } => {
+            let cells = if raw {
+                CsvCells::Raw
+            } else {
+                CsvCells::Neutralized
+            };
+            export(
+                &mut ctx,
+                format,
+                &filters,
+                output.as_deref(),
+                cells,
+                &access,
+            )
+        }
     }
 }
 
@@ -207,7 +226,7 @@ fn list(
             out.write_all(&csv_header().map_err(|e| e.to_string())?)
                 .map_err(io)?;
             for item in &items {
-                out.write_all(&csv_record(item).map_err(|e| e.to_string())?)
+                out.write_all(&csv_record(item, CsvCells::Neutralized).map_err(|e| e.to_string())?)
                     .map_err(io)?;
             }
         }
@@ -288,15 +307,14 @@ fn export(
     format: Format,
     filters: &FilterParams,
     output: Option<&Path>,
+    cells: CsvCells,
     access: &Access,
 ) -> Result<(), String> {
     let filter = filters.parse().map_err(|e| e.to_string())?;
     let mark = listing::snapshot_mark(&mut ctx.conn).map_err(db_error)?;
     let total = listing::count(&mut ctx.conn, &filter, mark).map_err(db_error)?;
     let details = json!({"endpoint": "export", "format": format, "mark": mark, "count": total,
-        "filters": {"since": filters.since, "until": filters.until, "decision": filters.decision,
-            "status": filters.status, "document_status": filters.document_status, "reason": filters.reason,
-            "user_id_given": filters.user_id.is_some()}});
+        "filters": filters.audit_facts(&ctx.protection)});
     audit_pii(ctx, access, "personal_data_exported", None, details)?;
     let partial = output.map(|p| {
         let mut name = p.as_os_str().to_owned();
@@ -318,7 +336,7 @@ fn export(
     ) {
         bar.set_style(style);
     }
-    let mut exporter = Exporter::new(filter, mark, format, access.pii);
+    let mut exporter = Exporter::new(filter, mark, format, access.pii).with_cells(cells);
     loop {
         let before = exporter.rows();
         let chunk = exporter

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use kyc_crypto::{CipherProfile, ProfileSettings};
@@ -13,10 +14,13 @@ use crate::auth::AuthSettings;
 
 mod audit;
 mod database;
+mod server;
+mod shipped;
 mod storage;
 
 pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
 pub use database::{BadDatabaseUrl, DatabaseSettings, DbUrl};
+pub use server::ServerSettings;
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -130,47 +134,6 @@ pub struct MappingsSettings {
     pub poll_interval_ms: u64,
 }
 
-/// `[server]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Address to listen on, `host:port`; port 0 picks a free port (tests).
-    pub bind: String,
-    /// HTTPS (the default). Plain HTTP is allowed only on a loopback address.
-    pub tls: bool,
-    /// PEM certificate chain.
-    pub tls_cert: PathBuf,
-    /// PEM private key.
-    pub tls_key: PathBuf,
-    /// Create a self-signed certificate for localhost/127.0.0.1 when the files above are missing (development).
-    pub tls_self_signed: bool,
-    /// Largest accepted request body; larger ones get 413 before they are read.
-    pub max_body_bytes: usize,
-    /// Request bodies being received and processed at once, in bytes (declared `Content-Length`; a chunked
-    /// body counts as `max_body_bytes`). Further submissions wait before their body is read (TCP
-    /// back-pressure) and get 503 `unavailable` after `inflight_wait_secs`. Bounds memory under any load:
-    /// the process needs about four times this on top of its idle size.
-    pub inflight_body_bytes: usize,
-    /// Seconds a submission waits for room in `inflight_body_bytes` before 503.
-    pub inflight_wait_secs: u64,
-    /// Path of the submission endpoint (the upstream's configured URL).
-    pub submit_path: String,
-    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
-    pub shutdown_timeout_secs: u64,
-    /// HTTP worker threads; 0 = one per CPU core.
-    pub workers: usize,
-    /// PEM file of CAs for mutual TLS; when set, every client must present a certificate chaining to it.
-    /// Empty = no client certificates.
-    pub client_ca: PathBuf,
-}
-
-impl ServerSettings {
-    /// The mutual-TLS CA file, if configured.
-    pub fn client_ca_path(&self) -> Option<&Path> {
-        (!self.client_ca.as_os_str().is_empty()).then_some(self.client_ca.as_path())
-    }
-}
-
 /// Loading or validating configuration failed; the message names the file or key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -242,6 +205,7 @@ impl Settings {
                 message: "must be between 65536 and 2147483648".into(),
             });
         }
+        self.server.validate_limits()?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "server.max_body_bytes",
@@ -269,22 +233,26 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 key: "storage.keys",
                 message: format!(
-                    "development data keys (id `dev…`) are in use; replace them before listening on {}",
+                    "development data or search keys (the values shipped in kyc-receiver.toml) are in \
+                     use; replace them before listening on {}",
                     self.server.bind
                 ),
             });
         }
         if !bind.ip().is_loopback()
-            && let Some(i) = self
-                .auth
-                .clients
-                .iter()
-                .position(|c| c.dev_secret.is_some())
+            && let Some(i) = self.auth.clients.iter().position(|c| {
+                c.dev_secret.is_some()
+                    || shipped::DEV
+                        .client_hashes
+                        .iter()
+                        .any(|h| h == c.secret_hash.expose_secret())
+            })
         {
             return Err(ConfigError::Invalid {
                 key: "auth.clients",
                 message: format!(
-                    "client `{}` uses a development secret (dev_secret); remove it before listening on {}",
+                    "client `{}` uses a development secret (dev_secret, or the hash shipped in \
+                     kyc-receiver.toml); remove it before listening on {}",
                     self.auth.clients[i].client_id, self.server.bind
                 ),
             });

@@ -123,10 +123,21 @@ impl StorageSettings {
         Ok(StorageKeys { data, search })
     }
 
-    /// True when the configured key material is the development material shipped in kyc-receiver.toml.
+    /// True when any configured data key or the search key is the development material shipped in
+    /// kyc-receiver.toml (compared by value, whatever its id).
     pub fn uses_dev_keys(&self) -> bool {
-        self.keys
-            .iter()
-            .any(|k| k.id.starts_with("dev") && !k.key.expose_secret().is_empty())
+        let dev = &*super::shipped::DEV;
+        let same = |a: &str, b: &str| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()))
+        };
+        self.keys.iter().any(|k| {
+            dev.data_keys
+                .iter()
+                .any(|d| same(k.key.expose_secret().trim(), d))
+        }) || self.search_key.as_ref().is_some_and(|s| {
+            dev.search_key
+                .as_deref()
+                .is_some_and(|d| same(s.expose_secret().trim(), d))
+        })
     }
 }

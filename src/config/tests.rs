@@ -75,6 +75,9 @@ fn shipped_dev_secrets_match_their_hashes() {
     }
 }
 
+/// A data key that is not the shipped one.
+const PROD_KEY: &str = "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A=";
+
 #[test]
 fn dev_secrets_refuse_a_public_bind() {
     let shipped =
@@ -88,7 +91,12 @@ fn dev_secrets_refuse_a_public_bind() {
     let real_keys = shipped
         .replace("bind = \"127.0.0.1:8443\"", "bind = \"0.0.0.0:8443\"")
         .replace("active_key_id = \"dev-1\"", "active_key_id = \"prod-1\"")
-        .replace("id = \"dev-1\"", "id = \"prod-1\"");
+        .replace("id = \"dev-1\"", "id = \"prod-1\"")
+        .replace(&super::shipped::DEV.data_keys[0], PROD_KEY)
+        .replace(
+            super::shipped::DEV.search_key.as_deref().expect("shipped"),
+            PROD_KEY,
+        );
     let err =
         Settings::load(Some(write_config(&real_keys).path())).expect_err("dev secret off loopback");
     assert!(err.to_string().contains("dev_secret"), "{err}");
@@ -106,4 +114,35 @@ fn an_inflight_budget_too_small_or_too_large_is_refused_by_name() {
     }
     let file = write_config("[server]\ninflight_body_bytes = 65536\n");
     assert!(Settings::load(Some(file.path())).is_ok());
+}
+
+#[test]
+fn shipped_secrets_are_recognised_by_value_not_by_name() {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/kyc-receiver.toml"))
+            .expect("shipped");
+    let public = shipped.replace("bind = \"127.0.0.1:8443\"", "bind = \"0.0.0.0:8443\"");
+    let dev = &*super::shipped::DEV;
+    let search = dev.search_key.as_deref().expect("shipped search key");
+    // The development data key under a production-looking id.
+    let renamed = public
+        .replace("active_key_id = \"dev-1\"", "active_key_id = \"prod-1\"")
+        .replace("id = \"dev-1\"", "id = \"prod-1\"")
+        .replace(search, PROD_KEY);
+    let err = Settings::load(Some(write_config(&renamed).path())).expect_err("renamed dev key");
+    assert!(err.to_string().starts_with("storage.keys"), "{err}");
+    // Real data keys, but the development search key.
+    let search_only = public.replace(&dev.data_keys[0], PROD_KEY);
+    let err = Settings::load(Some(write_config(&search_only).path())).expect_err("dev search key");
+    assert!(err.to_string().starts_with("storage.keys"), "{err}");
+    // Real keys, no dev_secret lines, but the shipped client hashes.
+    let hashes_only = public
+        .replace(&dev.data_keys[0], PROD_KEY)
+        .replace(search, PROD_KEY)
+        .lines()
+        .filter(|l| !l.starts_with("dev_secret"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let err = Settings::load(Some(write_config(&hashes_only).path())).expect_err("dev hashes");
+    assert!(err.to_string().starts_with("auth.clients"), "{err}");
 }

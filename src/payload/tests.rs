@@ -90,3 +90,17 @@ fn only_plain_requester_ids_reach_refusal_audit_events() {
     let hostile = json!({"request_info": {"requester_id": "John Smith born 1980"}});
     assert_eq!(loggable_requester_id(&hostile), None);
 }
+
+#[test]
+fn parsed_cost_counts_values_outside_strings_only() {
+    let small = br#"{"a":[1,2,3],"b":"x,y:z[{\"q\""}"#;
+    // Tokens: 1 + `{` + `:` + `[` + `,` + `,` + `,` + `:` = 8; the string's `,` `:` `[` `{` do not count.
+    assert_eq!(parsed_cost(small), small.len() + 8 * BYTES_PER_TOKEN);
+    let numbers = format!("[{}]", vec!["1"; 1000].join(","));
+    assert!(
+        parsed_cost(numbers.as_bytes()) > 1000 * 64,
+        "a small number costs far more than its bytes"
+    );
+    // An unterminated string ends the scan instead of running past the end.
+    assert_eq!(parsed_cost(b"[\"abc"), 5 + 2 * BYTES_PER_TOKEN);
+}

@@ -85,6 +85,18 @@ impl FromStr for Format {
     }
 }
 
+/// How CSV cells are written. A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is read
+/// as a formula by spreadsheet programs (CSV injection); neutralized cells get a leading `'`, as OWASP
+/// recommends, so an upstream-controlled value such as a user id cannot run in an auditor's spreadsheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvCells {
+    /// Formula-like cells get a leading `'` (the default).
+    #[default]
+    Neutralized,
+    /// Every cell exactly as stored, for programs that read CSV as data.
+    Raw,
+}
+
 /// One export in progress.
 #[derive(Debug, Clone)]
 pub struct Exporter {
@@ -92,6 +104,7 @@ pub struct Exporter {
     mark: i64,
     after: Option<Position>,
     format: Format,
+    cells: CsvCells,
     unmask: bool,
     header_done: bool,
     finished: bool,
@@ -106,11 +119,18 @@ impl Exporter {
             mark,
             after: None,
             format,
+            cells: CsvCells::default(),
             unmask,
             header_done: false,
             finished: false,
             rows: 0,
         }
+    }
+
+    /// Writes CSV cells as `cells` says (neutralized unless asked otherwise).
+    pub fn with_cells(mut self, cells: CsvCells) -> Exporter {
+        self.cells = cells;
+        self
     }
 
     /// Rows written so far.
@@ -146,7 +166,7 @@ impl Exporter {
         for row in &page {
             let summary = summarize(row, protection, self.unmask)?;
             match self.format {
-                Format::Csv => out.extend_from_slice(&csv_record(&summary)?),
+                Format::Csv => out.extend_from_slice(&csv_record(&summary, self.cells)?),
                 Format::Jsonl => {
                     serde_json::to_writer(&mut out, &summary)
                         .map_err(|_| RecordsError::Malformed(row.reference.to_string()))?;
@@ -168,8 +188,21 @@ pub fn csv_header() -> Result<Vec<u8>, RecordsError> {
 }
 
 /// One record as a CSV row, CRLF-terminated.
-pub fn csv_record(summary: &SubmissionSummary) -> Result<Vec<u8>, RecordsError> {
-    csv_row(csv_values(summary))
+pub fn csv_record(summary: &SubmissionSummary, cells: CsvCells) -> Result<Vec<u8>, RecordsError> {
+    let values = csv_values(summary);
+    match cells {
+        CsvCells::Raw => csv_row(values),
+        CsvCells::Neutralized => csv_row(values.into_iter().map(neutralize)),
+    }
+}
+
+/// A cell a spreadsheet would take for a formula, with a leading `'` that makes it text.
+fn neutralize(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 fn csv_values(s: &SubmissionSummary) -> Vec<String> {
@@ -203,4 +236,19 @@ fn csv_row(values: impl IntoIterator<Item = String>) -> Result<Vec<u8>, RecordsE
     writer
         .into_inner()
         .map_err(|_| RecordsError::Malformed("csv".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_like_cells_are_neutralized_unless_raw() {
+        for cell in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralize(cell.to_string()), format!("'{cell}"), "{cell:?}");
+        }
+        for cell in ["KYC-1", "a=b", "{\"f\":1}", ""] {
+            assert_eq!(neutralize(cell.to_string()), cell);
+        }
+    }
 }

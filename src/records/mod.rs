@@ -96,6 +96,20 @@ pub struct FilterParams {
 }
 
 impl FilterParams {
+    /// The filters as an audit event records them: a user id only as the subject's keyed pseudonym (the
+    /// same one erasure uses), never in clear or as a plain hash, which a guessed e-mail address would match.
+    pub fn audit_facts(&self, protection: &crate::protect::Protection) -> serde_json::Value {
+        serde_json::json!({
+            "since": self.since,
+            "until": self.until,
+            "subject": self.user_id.as_deref().map(|u| protection.subject_pseudonym(u)),
+            "decision": self.decision,
+            "status": self.status,
+            "document_status": self.document_status,
+            "reason": self.reason,
+        })
+    }
+
     /// Checks every value and builds the store filter.
     pub fn parse(&self) -> Result<SubmissionFilter, QueryError> {
         let filter = SubmissionFilter {

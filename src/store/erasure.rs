@@ -1,6 +1,7 @@
 //! Erasure of one data subject: every submission of a user id loses its images and sealed personal fields,
-//! the user id is replaced by a keyed pseudonym everywhere it was stored (columns, public fields, the stored
-//! confirmation), and the decision, reasons and hashes stay. One transaction, with an audit receipt that says
+//! its reviewers' notes (free text written while looking at the person's data) are replaced by
+//! [`ERASED_NOTE`], the user id is replaced by a keyed pseudonym everywhere it was stored (columns, public
+//! fields, the stored confirmation), and the decision, reasons and hashes stay. One transaction, with an audit receipt that says
 //! what was erased, when, by whom and why — without the personal values.
 
 use chrono::NaiveDateTime;
@@ -9,8 +10,11 @@ use serde_json::{Value, json};
 
 use super::audit_log::{AuditDraft, ChainCursor};
 use super::submissions::SubmissionRow;
-use super::{DbConnection, submission_images, submissions_table as submissions};
+use super::{DbConnection, reviews, submission_images, submissions_table as submissions};
 use crate::submission::Reference;
+
+/// What a reviewer's note reads after its subject was erased.
+pub const ERASED_NOTE: &str = "(erased)";
 
 /// What an erasure did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -21,6 +25,8 @@ pub struct ErasureReceipt {
     pub submissions: usize,
     /// Images deleted.
     pub images: usize,
+    /// Reviewer notes erased.
+    pub review_notes: usize,
     /// Their references.
     pub references: Vec<Reference>,
     /// Sequence number of the receipt in the audit trail.
@@ -44,11 +50,19 @@ pub fn erase_subject(
             .select(SubmissionRow::as_select())
             .load(c)?;
         let mut images = 0;
+        let mut review_notes = 0;
         let mut references = Vec::with_capacity(rows.len());
         for mut row in rows {
             images += diesel::delete(
                 submission_images::table.filter(submission_images::reference.eq(&row.reference)),
             )
+            .execute(c)?;
+            review_notes += diesel::update(
+                reviews::table
+                    .filter(reviews::reference.eq(&row.reference))
+                    .filter(reviews::note.ne(ERASED_NOTE)),
+            )
+            .set(reviews::note.eq(ERASED_NOTE))
             .execute(c)?;
             row.user_id = pseudonym.to_string();
             row.fields = replace_string(&row.fields, user_id, pseudonym);
@@ -86,8 +100,9 @@ pub fn erase_subject(
                     "reason": reason,
                     "submissions": references.len(),
                     "images": images,
+                    "review_notes": review_notes,
                     "references": references,
-                    "erased": ["images", "personal_fields", "document_number_hash", "user_id"],
+                    "erased": ["images", "personal_fields", "document_number_hash", "user_id", "review_notes"],
                 }),
             },
             now,
@@ -97,6 +112,7 @@ pub fn erase_subject(
             subject: pseudonym.to_string(),
             submissions: references.len(),
             images,
+            review_notes,
             references,
             audit_seq,
         })

@@ -178,35 +178,63 @@ pub struct Existing {
     pub response_body: String,
 }
 
-/// Looks up earlier submissions for these requester ids.
+/// The scope of idempotency: a requester id names a submission within its client's pushes (pushes without
+/// authentication share one scope). The unique index `submissions_requester` holds the same pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    /// The pushing client, `""` when there was none.
+    pub client_id: String,
+    /// The upstream's requester id.
+    pub requester_id: String,
+}
+
+impl IdempotencyKey {
+    /// The key of a row.
+    pub fn of(row: &SubmissionRow) -> IdempotencyKey {
+        IdempotencyKey {
+            client_id: row.client_id.clone().unwrap_or_default(),
+            requester_id: row.requester_id.clone(),
+        }
+    }
+}
+
+/// Looks up earlier submissions for these keys.
 pub fn find_existing(
     conn: &mut DbConnection,
-    requester_ids: &[&str],
-) -> QueryResult<HashMap<String, Existing>> {
-    if requester_ids.is_empty() {
+    keys: &[IdempotencyKey],
+) -> QueryResult<HashMap<IdempotencyKey, Existing>> {
+    if keys.is_empty() {
         return Ok(HashMap::new());
     }
+    let ids: Vec<&str> = keys.iter().map(|k| k.requester_id.as_str()).collect();
+    // The index leads with requester_id; the client is matched here, among the few rows of those ids.
     let rows = submissions::table
-        .filter(submissions::requester_id.eq_any(requester_ids))
+        .filter(submissions::requester_id.eq_any(ids))
         .select((
+            submissions::client_id,
             submissions::requester_id,
             submissions::reference,
             submissions::payload_digest,
             submissions::response_body,
         ))
-        .load::<(String, Reference, String, String)>(conn)?;
+        .load::<(Option<String>, String, Reference, String, String)>(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(requester_id, reference, payload_digest, response_body)| {
-            (
-                requester_id,
-                Existing {
+        .map(
+            |(client_id, requester_id, reference, payload_digest, response_body)| {
+                let key = IdempotencyKey {
+                    client_id: client_id.unwrap_or_default(),
+                    requester_id,
+                };
+                let existing = Existing {
                     reference,
                     payload_digest,
                     response_body,
-                },
-            )
-        })
+                };
+                (key, existing)
+            },
+        )
+        .filter(|(key, _)| keys.contains(key))
         .collect())
 }
 

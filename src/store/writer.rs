@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::audit_log::{AuditDraft, ChainCursor};
 use super::images::ImageRow;
 use super::review::{self, ReviewOutcome, ReviewRequest};
-use super::submissions::{self, Existing, SubmissionRow};
+use super::submissions::{self, Existing, IdempotencyKey, SubmissionRow};
 use super::{DbConnection, Pool, StoreError};
 use crate::submission::{NewSubmission, Reference};
 
@@ -302,14 +302,14 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
     let now = Utc::now().naive_utc();
     let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
         let mut cursor = ChainCursor::lock(c)?;
-        let ids: Vec<&str> = batch
+        let keys: Vec<IdempotencyKey> = batch
             .iter()
             .filter_map(|j| match j {
-                Job::Submission { row, .. } => Some(row.requester_id.as_str()),
+                Job::Submission { row, .. } => Some(IdempotencyKey::of(row)),
                 Job::Audit { .. } | Job::Review { .. } => None,
             })
             .collect();
-        let mut known = submissions::find_existing(c, &ids)?;
+        let mut known = submissions::find_existing(c, &keys)?;
         let mut pending = Pending::default();
         let mut done = Vec::with_capacity(batch.len());
         for job in batch {
@@ -371,7 +371,7 @@ impl Pending<'_> {
 /// rows and audit event.
 fn plan_one<'a>(
     cursor: &mut ChainCursor,
-    known: &mut HashMap<String, Existing>,
+    known: &mut HashMap<IdempotencyKey, Existing>,
     pending: &mut Pending<'a>,
     row: &'a SubmissionRow,
     images: &'a [ImageRow],
@@ -385,7 +385,8 @@ fn plan_one<'a>(
         requester_id: Some(row.requester_id.clone()),
         details,
     };
-    if let Some(existing) = known.get(&row.requester_id) {
+    let key = IdempotencyKey::of(row);
+    if let Some(existing) = known.get(&key) {
         let reference = existing.reference.clone();
         return if existing.payload_digest == row.payload_digest {
             let event =
@@ -411,7 +412,7 @@ fn plan_one<'a>(
     );
     pending.events.push(event);
     known.insert(
-        row.requester_id.clone(),
+        key,
         Existing {
             reference: row.reference.clone(),
             payload_digest: row.payload_digest.clone(),

@@ -14,6 +14,7 @@ async fn liveness_and_readiness(app: &TestApp) {
     let r = app
         .client
         .get(app.url("/readyz"))
+        .bearer_auth(app.operator_token().await)
         .send()
         .await
         .expect("readyz");

@@ -77,6 +77,7 @@ both_backends!(an_unknown_document_version_is_refused_naming_it);
 async fn readiness(app: &TestApp) -> Value {
     app.client
         .get(app.url("/readyz"))
+        .bearer_auth(app.operator_token().await)
         .send()
         .await
         .expect("readyz")

@@ -79,6 +79,16 @@ impl CipherProfile {
         }
         let mode = CipherMode::parse(&settings.cipher_spec)
             .map_err(|reason| CryptoConfigError::new(at("cipher_spec"), reason))?;
+        if !mode.is_authenticated() {
+            warnings.push(format!(
+                "{}: {} has no authentication tag: whoever can send requests and holds a captured \
+                 ciphertext can learn plaintext bytes from which bodies are refused, and can \
+                 change bits of a body (a score, a status) so that it still decrypts; use \
+                 AES/GCM/NoPadding with iv = \"prefix\", or JWE, wherever the upstream can",
+                at("cipher_spec"),
+                mode.name()
+            ));
+        }
         if mode == CipherMode::Ecb {
             if !settings.allow_insecure {
                 return Err(CryptoConfigError::new(

@@ -63,6 +63,7 @@ pub struct TestApp {
     pg_drop: Option<(String, String)>,
     /// A `kyc:submit` token of the `upstream` test client.
     pub token: String,
+    operator: tokio::sync::OnceCell<String>,
 }
 
 /// The test data key (base64 of 32 bytes).
@@ -105,12 +106,19 @@ pub const AUDITOR: (&str, &str, &str) = (
 
 pub const DPO: (&str, &str, &str) = ("dpo", "dpo-secret-for-tests-0123456789", "kyc:erase");
 
+/// An operator: readiness details, metrics, administration.
+pub const OPERATOR: (&str, &str, &str) = (
+    "operator",
+    "operator-secret-for-tests-0123456789",
+    "kyc:metrics kyc:admin",
+);
+
 /// `[[auth.clients]]` entries for the test clients; argon2 runs once per test binary.
 fn client_entries() -> String {
     static ENTRIES: OnceLock<String> = OnceLock::new();
     ENTRIES
         .get_or_init(|| {
-            [UPSTREAM, AUDITOR, DPO]
+            [UPSTREAM, AUDITOR, DPO, OPERATOR]
                 .iter()
                 .map(|(id, secret, scopes)| {
                     let hash = kyc_receiver::auth::hash_secret(secret).expect("hash");
@@ -211,6 +219,7 @@ impl TestApp {
             handle,
             pg_drop,
             token: String::new(),
+            operator: tokio::sync::OnceCell::new(),
         };
         if app.token_endpoint_enabled().await {
             // Tests that deny the upstream client a token (e.g. certificate pinning) get an empty one.
@@ -272,6 +281,14 @@ impl TestApp {
             .to_string();
         forbid_in_logs(&token);
         token
+    }
+
+    /// A token of the operator test client (`kyc:metrics kyc:admin`).
+    pub async fn operator_token(&self) -> String {
+        self.operator
+            .get_or_init(|| self.token_for(OPERATOR.0, OPERATOR.1, None))
+            .await
+            .clone()
     }
 
     /// A POST to /kyc carrying the upstream client's bearer token.
@@ -424,7 +441,7 @@ impl log::Log for Capture {
 /// Everything submitted in tests that must never reach a log line: names, document numbers and birth dates
 /// of every fixture, fragments of every image, the test clients' secrets (tokens are added as issued).
 pub fn forbidden_values() -> Vec<String> {
-    let mut values: Vec<String> = [UPSTREAM.1, AUDITOR.1, DPO.1, TEST_DATA_KEY]
+    let mut values: Vec<String> = [UPSTREAM.1, AUDITOR.1, DPO.1, OPERATOR.1, TEST_DATA_KEY]
         .map(str::to_string)
         .to_vec();
     for name in [

@@ -179,6 +179,29 @@ async fn cache_is_keyed_by_token_hash_not_token() {
     i.verify("tok-active").await.unwrap();
     let cache = i.lock();
     let expected: [u8; 32] = Sha256::digest(b"tok-active").into();
-    assert!(cache.contains_key(&expected));
+    assert!(cache.answers.contains_key(&expected));
     assert!(!format!("{cache:?}").contains("tok-active"));
+}
+
+#[actix_web::test]
+async fn a_full_cache_drops_its_oldest_answer_without_a_scan() {
+    let (_state, clock, i) = setup(60);
+    for n in 0..CACHE_MAX + 3 {
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        i.insert(
+            key,
+            Cached {
+                principal: None,
+                until: clock.now_unix() + 60,
+            },
+        );
+    }
+    let cache = i.lock();
+    assert_eq!(cache.answers.len(), CACHE_MAX);
+    assert_eq!(cache.order.len(), CACHE_MAX);
+    assert!(
+        !cache.answers.contains_key(&[0u8; 32]),
+        "the oldest went first"
+    );
 }

@@ -283,3 +283,17 @@ async fn unreachable_jwks_url_gives_unavailable() {
         Err(AuthError::Unavailable)
     );
 }
+
+#[actix_web::test]
+async fn a_key_the_issuer_dropped_is_refused_by_the_request_that_refreshes() {
+    let old = TestKey::new("k-old", SigningAlg::EdDsa);
+    let new = TestKey::new("k-new", SigningAlg::EdDsa);
+    let (state, clock, v) = setup(&[&old]);
+    let token = old.sign(&claims());
+    assert!(v.verify(&token).await.is_ok());
+    // The issuer rotates and drops the old key; our cached set ages out.
+    *state.keys.lock().unwrap() = vec![new.jwk.clone()];
+    clock.advance(MAX_AGE_SECS + 1);
+    assert_eq!(v.verify(&token).await, Err(AuthError::InvalidToken));
+    assert!(v.verify(&new.sign(&claims())).await.is_ok());
+}

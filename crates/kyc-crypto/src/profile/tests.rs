@@ -44,12 +44,33 @@ fn cbc(extra: Value) -> Value {
 }
 
 #[test]
-fn valid_cbc_profile_builds_without_warnings() {
+fn valid_cbc_profile_builds_with_only_the_unauthenticated_mode_warning() {
     let (p, warnings) = build(cbc(json!({}))).unwrap();
     assert!(p.is_enabled());
     assert_eq!(p.mode(), Some(CipherMode::Cbc));
     assert_eq!(p.key_bits(), Some(128));
-    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("has no authentication tag"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn every_unauthenticated_mode_warns_and_authenticated_ones_do_not() {
+    for (spec, iv, warns) in [
+        ("AES/CBC/PKCS5Padding", "prefix", true),
+        ("AES/CTR/NoPadding", "prefix", true),
+        ("AES/CFB/NoPadding", "prefix", true),
+        ("AES/CFB8/NoPadding", "prefix", true),
+        ("AES/GCM/NoPadding", "prefix", false),
+    ] {
+        let (_, warnings) = build(cbc(json!({"cipher_spec": spec, "iv": iv}))).unwrap();
+        let unauthenticated = warnings
+            .iter()
+            .any(|w| w.contains("has no authentication tag"));
+        assert_eq!(unauthenticated, warns, "{spec}: {warnings:?}");
+    }
 }
 
 #[test]

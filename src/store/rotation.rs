@@ -105,57 +105,88 @@ pub fn rotate_data(
         }
     }
     loop {
-        let rows: Vec<SubmissionRow> = submissions::table
-            .filter(submissions::pii_key_id.is_not_null())
-            .filter(submissions::pii_key_id.ne(&active))
-            .order(submissions::reference)
-            .limit(batch.max(1))
-            .select(SubmissionRow::as_select())
-            .load(conn)?;
-        if rows.is_empty() {
+        let planned = plan_records(conn, keys, batch)?;
+        if planned.is_empty() {
             break;
         }
-        let mut updated = Vec::with_capacity(rows.len());
-        for mut row in rows {
-            let Some(old) = row.sealed_pii() else {
-                continue;
-            };
-            let fresh = keys.reseal_fields(&row.reference, &old).map_err(unusable)?;
-            let old_hash = std::mem::take(&mut row.content_hash);
-            row.pii_key_id = Some(fresh.key_id);
-            row.pii_nonce = Some(fresh.nonce);
-            row.pii_ciphertext = Some(fresh.ciphertext);
-            row.content_hash = row.compute_content_hash();
-            updated.push((old_hash, row));
-        }
-        let written = conn.transaction(|c| {
-            let cursor = ChainCursor::lock(c)?;
-            let mut written = 0usize;
-            for (old_hash, row) in &updated {
-                written += diesel::update(
-                    submissions::table
-                        .find(&row.reference)
-                        .filter(submissions::content_hash.eq(old_hash)),
-                )
-                .set((
-                    submissions::pii_key_id.eq(&row.pii_key_id),
-                    submissions::pii_nonce.eq(&row.pii_nonce),
-                    submissions::pii_ciphertext.eq(&row.pii_ciphertext),
-                    submissions::content_hash.eq(&row.content_hash),
-                ))
-                .execute(c)?;
-            }
-            audit(c, cursor, json!({"records": written, "to_key": active}))?;
-            Ok::<_, diesel::result::Error>(written)
-        })?;
+        let written = write_records(conn, &planned, &active)?;
         report.records += written as u64;
-        report.skipped += (updated.len() - written) as u64;
+        report.skipped += (planned.len() - written) as u64;
         report.batches += 1;
         if written == 0 {
             break;
         }
     }
     Ok(report)
+}
+
+/// A record re-sealed in memory, with the content hash it had when it was read.
+#[derive(Debug, Clone)]
+pub struct PlannedRecord {
+    read_hash: String,
+    row: SubmissionRow,
+}
+
+/// Reads up to `batch` records whose personal fields another key sealed, and re-seals them in memory.
+pub fn plan_records(
+    conn: &mut DbConnection,
+    keys: &dyn Resealer,
+    batch: i64,
+) -> Result<Vec<PlannedRecord>, StoreError> {
+    let active = keys.active_key_id().to_string();
+    let rows: Vec<SubmissionRow> = submissions::table
+        .filter(submissions::pii_key_id.is_not_null())
+        .filter(submissions::pii_key_id.ne(&active))
+        .order(submissions::reference)
+        .limit(batch.max(1))
+        .select(SubmissionRow::as_select())
+        .load(conn)?;
+    let mut planned = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let Some(old) = row.sealed_pii() else {
+            continue;
+        };
+        let fresh = keys
+            .reseal_fields(&row.reference, &old)
+            .map_err(StoreError::Unavailable)?;
+        let read_hash = std::mem::take(&mut row.content_hash);
+        row.pii_key_id = Some(fresh.key_id);
+        row.pii_nonce = Some(fresh.nonce);
+        row.pii_ciphertext = Some(fresh.ciphertext);
+        row.content_hash = row.compute_content_hash();
+        planned.push(PlannedRecord { read_hash, row });
+    }
+    Ok(planned)
+}
+
+/// Writes planned records back in one transaction under the chain lock, each only if its row still has the
+/// content hash it was read with; returns how many were written.
+pub fn write_records(
+    conn: &mut DbConnection,
+    planned: &[PlannedRecord],
+    active: &str,
+) -> Result<usize, StoreError> {
+    let written = conn.transaction(|c| {
+        let cursor = ChainCursor::lock(c)?;
+        let mut written = 0usize;
+        for PlannedRecord { read_hash, row } in planned {
+            written += diesel::update(
+                submissions::table
+                    .find(&row.reference)
+                    .filter(submissions::content_hash.eq(read_hash)),
+            )
+            .set((
+                submissions::pii_key_id.eq(&row.pii_key_id),
+                submissions::pii_nonce.eq(&row.pii_nonce),
+                submissions::pii_ciphertext.eq(&row.pii_ciphertext),
+                submissions::content_hash.eq(&row.content_hash),
+            ))
+            .execute(c)?;
+        }
+        audit(c, cursor, json!({"records": written, "to_key": active}))?;
+        Ok::<_, diesel::result::Error>(written)
+    })?;
+    Ok(written)
 }
 
 fn audit(

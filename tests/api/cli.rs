@@ -197,3 +197,21 @@ fn check_config_warns_about_a_static_gcm_nonce() {
     assert!(ok, "{err}");
     assert!(err.contains("warning") && err.contains("nonce"), "{err}");
 }
+
+#[test]
+fn check_config_warns_about_every_unauthenticated_mode() {
+    for spec in [
+        "AES/CBC/PKCS5Padding",
+        "AES/CTR/NoPadding",
+        "AES/CFB/NoPadding",
+    ] {
+        let (ok, err) = check_config_with(&format!(
+            "[encryption.request]\nenable = true\ncipherSpec = \"{spec}\"\nkey = \"5msH5WoGeA3BLpaw\"\niv = \"prefix\"\n"
+        ));
+        assert!(ok, "{err}");
+        assert!(
+            err.contains("warning") && err.contains("no authentication tag"),
+            "{spec}: {err}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod crash;
 mod encryption;
 mod erasure;
 mod export;
+mod hardening;
 mod health;
 mod mappings;
 mod mtls;

@@ -106,6 +106,13 @@ pub const AUDITOR: (&str, &str, &str) = (
 
 pub const DPO: (&str, &str, &str) = ("dpo", "dpo-secret-for-tests-0123456789", "kyc:erase");
 
+/// A second upstream client (requester ids are scoped per client).
+pub const UPSTREAM_B: (&str, &str, &str) = (
+    "upstream-b",
+    "upstream-b-secret-for-tests-0123456789",
+    "kyc:submit",
+);
+
 /// An operator: readiness details, metrics, administration.
 pub const OPERATOR: (&str, &str, &str) = (
     "operator",
@@ -118,7 +125,7 @@ fn client_entries() -> String {
     static ENTRIES: OnceLock<String> = OnceLock::new();
     ENTRIES
         .get_or_init(|| {
-            [UPSTREAM, AUDITOR, DPO, OPERATOR]
+            [UPSTREAM, UPSTREAM_B, AUDITOR, DPO, OPERATOR]
                 .iter()
                 .map(|(id, secret, scopes)| {
                     let hash = kyc_receiver::auth::hash_secret(secret).expect("hash");
@@ -441,9 +448,16 @@ impl log::Log for Capture {
 /// Everything submitted in tests that must never reach a log line: names, document numbers and birth dates
 /// of every fixture, fragments of every image, the test clients' secrets (tokens are added as issued).
 pub fn forbidden_values() -> Vec<String> {
-    let mut values: Vec<String> = [UPSTREAM.1, AUDITOR.1, DPO.1, OPERATOR.1, TEST_DATA_KEY]
-        .map(str::to_string)
-        .to_vec();
+    let mut values: Vec<String> = [
+        UPSTREAM.1,
+        UPSTREAM_B.1,
+        AUDITOR.1,
+        DPO.1,
+        OPERATOR.1,
+        TEST_DATA_KEY,
+    ]
+    .map(str::to_string)
+    .to_vec();
     for name in [
         "ditto-v3-small.json",
         "ditto-v3-rejectable.json",

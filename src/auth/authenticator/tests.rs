@@ -276,3 +276,27 @@ fn b64token_syntax_follows_rfc6750() {
     assert!(!is_b64token("a\"b"));
     assert!(!is_b64token("a,b"));
 }
+
+#[actix_web::test]
+async fn tokens_of_a_removed_client_stop_working_and_lost_scopes_are_dropped() {
+    let mut s = base_settings(vec![AuthMode::Builtin]);
+    s.clients[0].scopes = vec![scopes::KYC_SUBMIT.into(), scopes::KYC_READ.into()];
+    let iss = issuer(&s);
+    let token = get_token(&s, &iss);
+    let header = format!("Bearer {token}");
+    // Restarted with the client's read scope taken away: the token keeps only what the client still has.
+    let mut narrowed = s.clone();
+    narrowed.clients[0].scopes = vec![scopes::KYC_SUBMIT.into()];
+    let a = Authenticator::new(&narrowed, Some(Arc::clone(&iss)), Arc::new(SystemClock)).unwrap();
+    let p = a.authenticate(Some(&header)).await.unwrap();
+    assert!(p.has(scopes::KYC_SUBMIT) && !p.has(scopes::KYC_READ));
+    // Restarted with the client removed: the still-unexpired token is refused.
+    let mut removed = s.clone();
+    removed.clients.clear();
+    removed.modes = vec![AuthMode::Builtin];
+    let a = Authenticator::new(&removed, Some(Arc::clone(&iss)), Arc::new(SystemClock)).unwrap();
+    assert_eq!(
+        a.authenticate(Some(&header)).await,
+        Err(AuthError::InvalidToken)
+    );
+}

@@ -137,6 +137,31 @@ fn introspection_section_is_checked_and_secret_is_not_debug_printed() {
 }
 
 #[test]
+fn introspection_without_an_audience_is_said_loudly() {
+    let s = parse(
+        serde_json::json!({"modes": ["introspection"], "introspection": {
+        "url": "https://as.internal/introspect", "client_id": "rs", "client_secret": "x"}}),
+    );
+    let warnings = s.validate().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("auth.introspection.audience") && w.contains("ANY active token")),
+        "{warnings:?}"
+    );
+    let s = parse(
+        serde_json::json!({"modes": ["introspection"], "introspection": {
+        "url": "https://as.internal/introspect", "client_id": "rs", "client_secret": "x",
+        "audience": "kyc-receiver"}}),
+    );
+    let warnings = s.validate().unwrap();
+    assert!(
+        !warnings.iter().any(|w| w.contains("audience")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn basic_users_are_checked() {
     let s = parse(serde_json::json!({"modes": ["basic"], "basic": [
         {"username": "a:b", "password_hash": good_hash(), "scopes": ["kyc:submit"]}]}));

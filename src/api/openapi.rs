@@ -51,6 +51,32 @@ pub struct TokenAnswer {
     pub scope: String,
 }
 
+/// A KYC submission as the upstream pushes it (Ditto v3, see docs/ditto-protocol.md §3). Only the envelope is
+/// described: which further fields a submission needs is said by the mapping files in `mappings/`, so a
+/// submission this schema allows can still be refused with `422 mapping_failed`. With `[encryption.request]`
+/// on, the body is instead the base64 text of its ciphertext, whatever the `Content-Type`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmissionBody {
+    /// Who asks, and the idempotency key.
+    pub request_info: RequestInfo,
+    /// The verification results (document, liveness, face match, images).
+    #[schema(value_type = Option<Object>)]
+    pub kyc_info: Option<serde_json::Value>,
+}
+
+/// `request_info` of a submission.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RequestInfo {
+    /// The upstream's idempotency key: a retry with the same id and payload gets the same answer.
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
+    pub requester_id: String,
+    /// The person's id at the enterprise; echoed in the confirmation.
+    #[schema(min_length = 1, max_length = 512, pattern = r"\S")]
+    pub user_id: String,
+    /// The enterprise's app id.
+    pub app_id: Option<String>,
+}
+
 /// The upstream's confirmation, rendered by the mapping's `[response]` template.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Confirmation {
@@ -88,7 +114,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         super::records::list, super::records::show, super::records::image,
         super::review::review, super::trail::events, super::trail::verify, super::export::export,
     ),
-    components(schemas(ErrorBody, OAuthErrorBody, TokenForm, TokenAnswer, Confirmation)),
+    components(schemas(ErrorBody, OAuthErrorBody, TokenForm, TokenAnswer, Confirmation, SubmissionBody)),
     tags(
         (name = "records", description = "Submissions as auditors see them"),
         (name = "review", description = "Resolving pending cases"),

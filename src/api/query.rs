@@ -35,12 +35,13 @@ pub fn parse<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     }
 }
 
-/// Paging of a list: where to continue and how much to return.
+/// Paging of the submission list: where to continue and how much to return.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// `next_cursor` of the previous page. A traversal sees the records stored when its first page was read:
     /// none twice, none skipped, however many arrive meanwhile.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9]{1,18}\.KYC-[0-9a-f]{32}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 100).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
@@ -54,13 +55,32 @@ impl Paging {
     }
 }
 
+/// Paging of the audit trail.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditPaging {
+    /// `next_cursor` of the previous page (events come in chain order, so none is ever skipped).
+    #[param(pattern = r"^[0-9]{1,18}$")]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+}
+
+impl AuditPaging {
+    /// The page size, checked: default 100, 1 to 500.
+    pub fn limit(&self) -> Result<i64, QueryError> {
+        crate::records::parse_limit(self.limit.as_deref())
+    }
+}
+
 /// Why personal data is read; stored in the audit event. Required when `audit.require_purpose = true` and the
 /// read includes personal data or images.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Purpose {
-    /// Free text, at most 200 characters (e.g. a case number).
-    #[param(max_length = 200)]
+    /// Free text, at most 200 characters without control characters (e.g. a case number).
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub purpose: Option<String>,
 }
 
@@ -136,7 +156,7 @@ pub struct AuditEvents {
     pub filters: AuditFilterParams,
     /// Paging.
     #[serde(flatten)]
-    pub paging: Paging,
+    pub paging: AuditPaging,
 }
 
 /// A route that takes no query parameters at all.

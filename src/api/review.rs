@@ -29,12 +29,13 @@ pub struct ReviewBody {
     /// `approved` or `rejected`.
     #[schema(value_type = ReviewDecision, example = "approved")]
     pub decision: String,
-    /// Why (1 to 4000 characters). Shown to readers with `kyc:read_pii` only; the audit event keeps its
-    /// SHA-256.
+    /// Why (1 to 4000 characters, not only spaces; stored trimmed). Shown to readers with `kyc:read_pii`
+    /// only; the audit event keeps an HMAC of it.
     #[schema(
         example = "Chip read failed; document checked by video call",
         min_length = 1,
-        max_length = 4000
+        max_length = 4000,
+        pattern = r"\S"
     )]
     pub note: String,
 }
@@ -118,9 +119,9 @@ fn parse_body(bytes: &[u8]) -> Result<(ReviewDecision, String), ApiError> {
     let Some(decision) = ReviewDecision::parse(&body.decision) else {
         return Err(invalid("decision", "must be \"approved\" or \"rejected\""));
     };
+    // The length counts the note as sent (as the OpenAPI document states it); it is stored trimmed.
     let note = body.note.trim();
-    let note_chars = note.chars().count();
-    if note_chars == 0 || note_chars > MAX_NOTE_CHARS {
+    if note.is_empty() || body.note.chars().count() > MAX_NOTE_CHARS {
         return Err(invalid("note", "must be 1 to 4000 characters"));
     }
     Ok((decision, note.to_string()))

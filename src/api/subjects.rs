@@ -28,10 +28,11 @@ pub struct EraseRequest {
 #[utoipa::path(delete, path = "/v1/subjects/{user_id}", tag = "privacy",
     params(
         ("user_id" = String, Path, description = "The subject's user id as the upstream sent it"),
-        ("reason" = Option<String>, Query, description = "Why; required here or as `{\"reason\": …}`"),
+        ("reason" = String, Query, description = "Why (kept in the receipt); may instead come as a JSON body `{\"reason\": …}`", min_length = 1, pattern = r"\S"),
     ),
     responses(
         (status = 200, description = "The erasure receipt (also an audit event `subject_erased`)", body = Object),
+        (status = 400, description = "`invalid_query` (an unknown or repeated parameter) or `invalid_json` (a body that is not `{\"reason\": …}`)", body = super::ErrorBody),
         (status = 401, description = "`invalid_token`", body = super::ErrorBody),
         (status = 403, description = "`insufficient_scope`", body = super::ErrorBody),
         (status = 422, description = "`invalid_payload`: no reason given", body = super::ErrorBody),

@@ -18,7 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 /// A KYC submission from the upstream (path: `server.submit_path`): the Ditto payload as JSON, or its
 /// encrypted text when `[encryption.request]` is on.
 #[utoipa::path(post, path = "/kyc", tag = "submission",
-    request_body(content = Object, description = "Ditto v3 payload (or its base64 ciphertext)", content_type = "application/json"),
+    request_body(content = super::openapi::SubmissionBody, description = "Ditto v3 payload (or its base64 ciphertext)", content_type = "application/json"),
     responses(
         (status = 200, description = "Stored (or replayed); the confirmation, sealed as text/plain when response encryption is on", body = super::openapi::Confirmation),
         (status = 400, description = "`invalid_json`, `decrypt_failed` or `invalid_request`", body = super::ErrorBody),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::authorize;
-use super::query::{self, Paging};
+use super::query::{self, AuditPaging};
 use super::reads::with_db;
 use super::{ApiError, AppState, ErrorBody, private_ok};
 use crate::audit::VerifyReport;
@@ -26,7 +26,7 @@ pub struct AuditPage {
 
 /// Audit events matching the filters, in chain (`seq`) order.
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit",
-    params(AuditFilterParams, Paging),
+    params(AuditFilterParams, AuditPaging),
     responses(
         (status = 200, description = "A page of events", body = AuditPage),
         (status = 400, description = "`invalid_query`", body = ErrorBody),

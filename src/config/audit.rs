@@ -30,13 +30,15 @@ impl AuditSettings {
     /// Checks the purpose of a read of personal data or images; returns it trimmed (`None` when absent and
     /// allowed).
     pub fn check_purpose(&self, purpose: Option<&str>) -> Result<Option<String>, PurposeError> {
-        let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
-        match purpose {
+        // Lengths count the text as given, before trimming, as the OpenAPI document states them.
+        if let Some(p) = purpose
+            && (p.chars().count() > MAX_PURPOSE_LEN || p.chars().any(char::is_control))
+        {
+            return Err(PurposeError::Invalid);
+        }
+        match purpose.map(str::trim).filter(|p| !p.is_empty()) {
             None if self.require_purpose => Err(PurposeError::Missing),
             None => Ok(None),
-            Some(p) if p.chars().count() > MAX_PURPOSE_LEN || p.chars().any(char::is_control) => {
-                Err(PurposeError::Invalid)
-            }
             Some(p) => Ok(Some(p.to_string())),
         }
     }

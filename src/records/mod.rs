@@ -6,8 +6,6 @@
 pub mod export;
 pub mod view;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use std::str::FromStr;
@@ -78,6 +76,11 @@ pub struct FilterParams {
     pub until: Option<String>,
     /// Only this upstream user id (exact).
     #[arg(long)]
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub user_id: Option<String>,
     /// Only this automatic decision: approved, rejected or pending_review.
     #[arg(long)]
@@ -89,9 +92,15 @@ pub struct FilterParams {
     pub status: Option<String>,
     /// Only this document status as sent (e.g. OK).
     #[arg(long)]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub document_status: Option<String>,
     /// Only records carrying this reason code (e.g. face_mismatch).
     #[arg(long)]
+    #[param(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub reason: Option<String>,
 }
 
@@ -129,11 +138,7 @@ impl FilterParams {
             document_status: text("document_status", self.document_status.as_deref(), 64)?,
             reason: code("reason", self.reason.as_deref())?,
         };
-        if let (Some(since), Some(until)) = (filter.since, filter.until)
-            && since >= until
-        {
-            return Err(QueryError("`since` must be before `until`".into()));
-        }
+        // An inverted range is a valid question whose answer is empty (`since` inclusive, `until` exclusive).
         Ok(filter)
     }
 }
@@ -149,10 +154,21 @@ pub struct AuditFilterParams {
     #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<String>,
     /// Only this event kind (e.g. submission_stored, submission_reviewed, personal_data_read, image_read).
+    #[param(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub kind: Option<String>,
     /// Only events about this submission reference.
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub reference: Option<String>,
     /// Only events caused by this client id.
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub actor: Option<String>,
 }
 
@@ -189,7 +205,7 @@ impl AuditFilterParams {
 pub fn parse_limit(limit: Option<&str>) -> Result<i64, QueryError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
-        Some(text) => match text.trim().parse::<i64>() {
+        Some(text) => match text.parse::<i64>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             _ => Err(QueryError(format!(
                 "`limit` must be a whole number from 1 to {MAX_LIMIT}"
@@ -198,8 +214,9 @@ pub fn parse_limit(limit: Option<&str>) -> Result<i64, QueryError> {
     }
 }
 
-/// Where the next page of a submission traversal starts. Opaque to clients: base64url of
-/// `s1.<mark>.<received_at µs>.<reference>`; the mark pins the traversal (see `store::listing`).
+/// Where the next page of a submission traversal starts. Opaque to clients; its text is
+/// `<mark>.<received_at µs>.<reference>` ([`CURSOR_PATTERN`]), so every text the OpenAPI document allows
+/// is one the service takes. The mark pins the traversal (see `store::listing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     /// The audit chain head when the traversal started.
@@ -208,35 +225,42 @@ pub struct Cursor {
     pub after: Position,
 }
 
+/// The shape of a submission cursor, as the OpenAPI document states it.
+pub const CURSOR_PATTERN: &str = r"^[0-9]{1,18}\.[0-9]{1,18}\.KYC-[0-9a-f]{32}$";
+
+/// The shape of an audit cursor.
+pub const AUDIT_CURSOR_PATTERN: &str = r"^[0-9]{1,18}$";
+
 impl Cursor {
     /// The opaque text form.
     pub fn encode(&self) -> String {
         let micros = self.after.received_at.and_utc().timestamp_micros();
-        URL_SAFE_NO_PAD.encode(format!(
-            "s1.{}.{micros}.{}",
-            self.mark, self.after.reference
-        ))
+        format!("{}.{micros}.{}", self.mark, self.after.reference)
     }
 
-    /// Reads a cursor made by [`Cursor::encode`].
+    /// Reads a cursor made by [`Cursor::encode`]; exactly the texts [`CURSOR_PATTERN`] describes.
     pub fn decode(text: &str) -> Result<Cursor, QueryError> {
         let bad = || QueryError("`cursor` is not a cursor this service returned".into());
-        let raw = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
-        let raw = String::from_utf8(raw).map_err(|_| bad())?;
-        let mut parts = raw.splitn(4, '.');
-        let (Some("s1"), Some(mark), Some(micros), Some(reference)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let mut parts = text.splitn(3, '.');
+        let (Some(mark), Some(micros), Some(reference)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(bad());
         };
+        let digits = |t: &str| (1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+        let ours = reference.len() == 36
+            && reference.starts_with("KYC-")
+            && reference[4..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !digits(mark) || !digits(micros) || !ours {
+            return Err(bad());
+        }
         let mark = mark.parse::<i64>().map_err(|_| bad())?;
         let micros = micros.parse::<i64>().map_err(|_| bad())?;
         let received_at = DateTime::<Utc>::from_timestamp_micros(micros)
             .ok_or_else(bad)?
             .naive_utc();
-        if mark < 0 {
-            return Err(bad());
-        }
         Ok(Cursor {
             mark,
             after: Position {
@@ -247,21 +271,18 @@ impl Cursor {
     }
 }
 
-/// Opaque cursor of the audit trail: base64url of `a1.<last seq>`.
+/// Opaque cursor of the audit trail: the last sequence number seen ([`AUDIT_CURSOR_PATTERN`]).
 pub fn encode_audit_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("a1.{seq}"))
+    seq.to_string()
 }
 
 /// Reads an audit cursor; returns the last sequence number seen.
 pub fn decode_audit_cursor(text: &str) -> Result<i64, QueryError> {
     let bad = || QueryError("`cursor` is not a cursor this service returned".into());
-    let raw = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
-    std::str::from_utf8(&raw)
-        .ok()
-        .and_then(|s| s.strip_prefix("a1."))
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n >= 0)
-        .ok_or_else(bad)
+    if !(1..=18).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    text.parse::<i64>().map_err(|_| bad())
 }
 
 /// RFC 3339 with an offset, as UTC. A `+` decoded to a space by form encoding is put back.

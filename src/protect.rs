@@ -194,6 +194,22 @@ impl Protection {
         format!("erased-{}", &hex::encode(mac)[..24])
     }
 
+    /// Seals a console account's TOTP secret, bound to the account.
+    pub fn seal_totp(&self, username: &str, secret: &[u8]) -> Result<SealedBlob, ProtectError> {
+        self.keys
+            .data
+            .seal(secret, totp_aad(username).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))
+    }
+
+    /// Opens a console account's TOTP secret.
+    pub fn open_totp(&self, username: &str, sealed: &SealedBlob) -> Result<Vec<u8>, ProtectError> {
+        self.keys
+            .data
+            .open(sealed, totp_aad(username).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))
+    }
+
     /// HMAC-SHA256 (hex) of a reviewer's note, for its audit event.
     pub fn note_hmac(&self, note: &str) -> String {
         hex::encode(self.search_hmac(&[b"review-note:", note.as_bytes()]))
@@ -249,6 +265,11 @@ impl crate::store::rotation::Resealer for Protection {
 /// Associated data of an image blob: moving it to another submission or kind makes it fail to open.
 pub fn image_aad(reference: &Reference, kind: &str) -> String {
     format!("kyc-receiver/image/v1/{reference}/{kind}")
+}
+
+/// Associated data of a console account's sealed TOTP secret.
+fn totp_aad(username: &str) -> String {
+    format!("kyc-receiver/console-totp/v1/{username}")
 }
 
 /// Associated data of the sealed personal fields.

@@ -144,10 +144,12 @@ impl Application {
             verify_walk: tokio::sync::Mutex::new(()),
             readiness: Default::default(),
             trusted_proxies: settings.server.trusted_proxy_nets()?,
+            console: crate::console::ConsoleState::new(Arc::new(SystemClock)),
         });
         let submit_path = settings.server.submit_path.clone();
         let token_path = settings.auth.token_path.clone();
         let allow_get_token = settings.auth.allow_get_token;
+        let console_enabled = settings.console.enable;
         let per_address = ConnectionCounter::new(settings.server.max_connections_per_address);
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
@@ -170,6 +172,11 @@ impl Application {
                 .wrap_fn(connections::refuse_crowded)
                 .wrap_fn(log_request)
                 .configure(|cfg| api::configure(cfg, &submit_path, &token_path, allow_get_token))
+                .configure(|cfg| {
+                    if console_enabled {
+                        crate::console::configure(cfg);
+                    }
+                })
                 .default_service(web::to(api::not_found))
         })
         .on_connect(move |conn, data| {

@@ -13,9 +13,10 @@ use super::auth::authorize;
 use super::query::{self, FormatParam, Purpose};
 use super::reads::{audit_read, purpose, with_db};
 use super::{ApiError, AppState, ErrorBody, private_ok};
+use crate::auth::Principal;
 use crate::auth::scopes;
 use crate::records::FilterParams;
-use crate::records::export::Exporter;
+use crate::records::export::{CsvCells, Exporter, Format};
 use crate::store::listing;
 
 /// Streams the matching records.
@@ -38,19 +39,40 @@ pub async fn export(
     let q: query::Export = query::parse(&req)?;
     let format = q.format.format()?;
     let cells = q.format.cells()?;
-    let params = q.filters;
+    let purpose = q.purpose.purpose;
+    stream_export(
+        &state,
+        &principal,
+        q.filters,
+        format,
+        cells,
+        purpose.as_deref(),
+    )
+    .await
+}
+
+/// The export of `params` for `principal`, streamed; unmasked (and audited first) when the principal holds
+/// `kyc:read_pii`. Shared by `GET /v1/export` and the console's export.
+pub async fn stream_export(
+    state: &AppState,
+    principal: &Principal,
+    params: FilterParams,
+    format: Format,
+    cells: CsvCells,
+    given_purpose: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
     let filter = params.parse()?;
     let unmask = principal.has(scopes::KYC_READ_PII);
     let purpose = if unmask {
-        purpose(&state, q.purpose.purpose.as_deref())?
+        purpose(state, given_purpose)?
     } else {
         None
     };
-    let mark = with_db(&state, |conn| Ok(listing::snapshot_mark(conn)?)).await?;
+    let mark = with_db(state, |conn| Ok(listing::snapshot_mark(conn)?)).await?;
     if unmask {
         let details = json!({"endpoint": "export", "format": format, "mark": mark,
             "filters": params.audit_facts(&state.protection), "purpose": purpose});
-        audit_read(&state, &principal, "personal_data_exported", None, details).await?;
+        audit_read(state, principal, "personal_data_exported", None, details).await?;
     }
     let exporter = Exporter::new(filter, mark, format, unmask).with_cells(cells);
     let (pool, protection) = (state.pool.clone(), state.protection.clone());

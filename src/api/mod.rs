@@ -3,18 +3,18 @@
 //! [`configure`].
 
 pub mod auth;
-mod body;
+pub mod body;
 pub mod connections;
 pub mod error;
-mod export;
+pub mod export;
 mod health;
 pub mod openapi;
 pub mod peer;
 mod query;
 pub mod rate_limit;
-mod reads;
+pub mod reads;
 mod records;
-mod review;
+pub mod review;
 mod subjects;
 mod submit;
 mod token;
@@ -61,6 +61,8 @@ pub struct AppState {
     pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Large bodies prepared at once on the blocking pool (one per CPU core).
     pub cpu_slots: Arc<tokio::sync::Semaphore>,
+    /// The console's sign-in limits and OpenID Connect cache.
+    pub console: crate::console::ConsoleState,
     /// `server.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The last database check of `/readyz`.

@@ -83,6 +83,7 @@ pub async fn review(
         decision,
         note_hmac: state.protection.note_hmac(&note),
         note,
+        proposed_by: None,
     };
     match state.writer.review(request).await? {
         ReviewOutcome::Reviewed(review) => Ok(private_ok().json(ReviewAnswer {

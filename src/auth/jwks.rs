@@ -92,6 +92,13 @@ impl JwksVerifier {
     /// Verifies `token`: allowed `alg` (never `none`, never HS*), `typ` `at+jwt`/`JWT` when present,
     /// signature by a published key, `iss`, `aud`, `exp`/`nbf` with leeway.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let claims = self.verify_claims(token).await?;
+        principal_from_claims(&claims, AuthMethod::Jwks).ok_or(AuthError::InvalidToken)
+    }
+
+    /// The same checks as [`JwksVerifier::verify`], returning the claims: for ID tokens, whose claims are
+    /// about a person rather than a client's scopes.
+    pub async fn verify_claims(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
         if !self.algorithms.contains(&header.alg) {
             log::debug!("jwks token refused: algorithm {:?} not allowed", header.alg);
@@ -113,13 +120,12 @@ impl JwksVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .map(|data| data.claims)
             .map_err(|e| {
                 log::debug!("jwks token refused: {:?}", e.kind());
                 AuthError::InvalidToken
-            })?
-            .claims;
-        principal_from_claims(&claims, AuthMethod::Jwks).ok_or(AuthError::InvalidToken)
+            })
     }
 
     async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, AuthError> {

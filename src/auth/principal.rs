@@ -58,6 +58,8 @@ pub enum AuthMethod {
     Introspection,
     /// Static HTTP Basic credentials.
     Basic,
+    /// A person signed in to the console.
+    Console,
 }
 
 impl AuthMethod {
@@ -68,6 +70,7 @@ impl AuthMethod {
             Self::Jwks => "jwks",
             Self::Introspection => "introspection",
             Self::Basic => "basic",
+            Self::Console => "console",
         }
     }
 }

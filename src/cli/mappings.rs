@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::mapping::{MappingSet, ResponseContext};
+use crate::mapping::MappingSet;
+use crate::mapping::dry_run::dry_run;
 
 /// Validates every mapping file in `dir`; all errors, one per line with file:line:column.
 pub fn check(dir: &Path) -> Result<(), String> {
@@ -22,46 +23,30 @@ pub fn check(dir: &Path) -> Result<(), String> {
 /// images, decision and rendered response.
 pub fn test(dir: &Path, payload: &[u8], mapping: Option<&str>) -> Result<(), String> {
     let set = MappingSet::load_dir(dir).map_err(|e| e.to_string())?;
-    let root = crate::payload::parse(payload).map_err(|e| format!("payload: {e}"))?;
-    let mapping = match mapping {
-        Some(name) => set.get(name).ok_or_else(|| {
-            format!(
-                "no mapping named `{name}` in {} (have: {})",
-                dir.display(),
-                set.names().join(", ")
-            )
-        })?,
-        None => set.select(&root).map_err(|e| e.to_string())?,
-    };
-    let now = Utc::now();
-    let mapped = mapping.apply(&root, now).map_err(|e| e.to_string())?;
-    let reference = "KYC-dry-run";
-    let response = mapping
-        .render_response(&ResponseContext {
-            payload: &root,
-            fields: &mapped.fields,
-            decision: &mapped.decision,
-            reference,
-            received_at: now,
-        })
-        .map_err(|e| e.to_string())?;
-    let images: Vec<Value> = mapped
+    let run = dry_run(&set, payload, mapping, Utc::now()).map_err(|e| {
+        if e.starts_with("no mapping named") {
+            format!("{e} in {}", dir.display())
+        } else {
+            e
+        }
+    })?;
+    let images: Vec<Value> = run
         .images
         .iter()
-        .map(|i| json!({"kind": i.kind, "base64_chars": i.data.len(), "approx_bytes": i.data.len() / 4 * 3}))
+        .map(|(kind, chars, bytes)| json!({"kind": kind, "base64_chars": chars, "approx_bytes": bytes}))
         .collect();
     let report = json!({
-        "mapping": {"name": mapping.name, "file": mapping.file, "sha256": mapping.sha256},
-        "fields": mapped.fields,
-        "pii_fields": mapped.pii,
+        "mapping": {"name": run.mapping_name, "file": run.mapping_file, "sha256": run.mapping_sha256},
+        "fields": run.fields,
+        "pii_fields": run.pii,
         "images": images,
         "decision": {
-            "status": mapped.decision.status.as_str(),
-            "result": mapped.decision.result(),
-            "reasons": mapped.decision.reason_codes(),
+            "status": run.decision.status.as_str(),
+            "result": run.decision.result(),
+            "reasons": run.decision.reason_codes(),
         },
-        "warnings": mapped.warnings,
-        "response": response,
+        "warnings": run.warnings,
+        "response": run.response,
         "stored": false,
     });
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

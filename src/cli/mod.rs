@@ -14,6 +14,7 @@ mod clients;
 mod data;
 mod mappings;
 mod records;
+mod users;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
 #[derive(Debug, Parser)]
@@ -81,6 +82,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: records::RecordsCommand,
+    },
+    /// Local console accounts: add, list, disable, enable, reset.
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
 }
 
@@ -174,6 +181,7 @@ pub fn run() -> ExitCode {
             command: RetentionCommand::Run { dry_run },
         } => data::retention_run(cli.config, dry_run),
         Command::Records { command } => records::run(cli.config, command),
+        Command::Users { command } => users::run(cli.config, command),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),

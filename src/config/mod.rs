@@ -13,12 +13,14 @@ use kyc_crypto::{CipherProfile, ProfileSettings};
 use crate::auth::AuthSettings;
 
 mod audit;
+mod console;
 mod database;
 mod server;
 mod shipped;
 mod storage;
 
 pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
+pub use console::{ConsoleSettings, OidcSettings, ROLES as CONSOLE_ROLES};
 pub use database::{BadDatabaseUrl, DatabaseSettings, DbUrl};
 pub use server::ServerSettings;
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
@@ -55,6 +57,9 @@ pub struct Settings {
     /// Rules for reads of personal data (`require_purpose`).
     #[serde(default)]
     pub audit: AuditSettings,
+    /// The reviewer and auditor console.
+    #[serde(default)]
+    pub console: ConsoleSettings,
 }
 
 /// `[encryption.request]` and `[encryption.response]`; both off unless enabled.
@@ -206,6 +211,7 @@ impl Settings {
             });
         }
         self.server.validate_limits()?;
+        self.console.validate()?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "server.max_body_bytes",

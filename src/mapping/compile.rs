@@ -87,6 +87,7 @@ pub(crate) fn compile(path: &Path, bytes: &[u8]) -> Result<Mapping, Vec<LoadErro
         }
     }
     let mut rules = Vec::new();
+    let mut rule_texts = Vec::new();
     for rule in &raw.rules {
         let cond = c.condition(&rule.when, Section::Rules);
         let decision = match rule.decision.get_ref().as_str() {
@@ -100,6 +101,7 @@ pub(crate) fn compile(path: &Path, bytes: &[u8]) -> Result<Mapping, Vec<LoadErro
         c.check_ident(&rule.reason, "reason code");
         if let (Some(cond), Some(decision)) = (cond, decision) {
             rules.push((cond, Reason::new(rule.reason.get_ref().clone(), decision)));
+            rule_texts.push(rule.when.get_ref().trim().to_string());
         }
     }
     let response = match &raw.response {
@@ -122,6 +124,7 @@ pub(crate) fn compile(path: &Path, bytes: &[u8]) -> Result<Mapping, Vec<LoadErro
                 fields,
                 images,
                 rules,
+                rule_texts,
                 response,
             },
         }),

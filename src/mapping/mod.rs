@@ -14,6 +14,7 @@ mod ast;
 mod check;
 mod compile;
 mod dates;
+pub mod dry_run;
 mod eval;
 mod file;
 mod filters;
@@ -67,6 +68,16 @@ impl Mapping {
     /// The reason each rule gives when it matches, in rule order.
     pub fn rule_reasons(&self) -> Vec<&super::decision::Reason> {
         self.spec.rules.iter().map(|(_, r)| r).collect()
+    }
+
+    /// The `when` of the first rule giving `reason`, as written in the file.
+    pub fn rule_text(&self, reason: &str) -> Option<&str> {
+        self.spec
+            .rules
+            .iter()
+            .zip(&self.spec.rule_texts)
+            .find(|((_, r), _)| r.code == reason)
+            .map(|(_, text)| text.as_str())
     }
 }
 

@@ -14,6 +14,8 @@ pub(crate) struct Spec {
     pub fields: Vec<FieldDef>,
     pub images: Vec<(String, Template)>,
     pub rules: Vec<(Cond, Reason)>,
+    /// Each rule's `when` as written, in rule order (shown to reviewers beside the values it looked at).
+    pub rule_texts: Vec<String>,
     pub response: RespTemplate,
 }
 

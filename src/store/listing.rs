@@ -164,9 +164,34 @@ pub fn audit_page(
     after_seq: i64,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
-    let mut query = audit_events::table
-        .into_boxed::<Backend>()
-        .filter(audit_events::seq.gt(after_seq));
+    audit_filtered(filter)
+        .filter(audit_events::seq.gt(after_seq))
+        .order(audit_events::seq)
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// Up to `limit` events before `before_seq` (from the newest when `None`), newest first: the console's view.
+pub fn audit_page_newest(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = audit_filtered(filter);
+    if let Some(before) = before_seq {
+        query = query.filter(audit_events::seq.lt(before));
+    }
+    query
+        .order(audit_events::seq.desc())
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+fn audit_filtered(filter: &AuditFilter) -> audit_events::BoxedQuery<'_, Backend> {
+    let mut query = audit_events::table.into_boxed::<Backend>();
     if let Some(since) = filter.since {
         query = query.filter(audit_events::occurred_at.ge(since));
     }
@@ -183,8 +208,4 @@ pub fn audit_page(
         query = query.filter(audit_events::actor.eq(actor));
     }
     query
-        .order(audit_events::seq)
-        .limit(limit)
-        .select(AuditEvent::as_select())
-        .load(conn)
 }

@@ -3,9 +3,11 @@
 //! functions and the group-commit writer. Reads `[database]`. Knows nothing of HTTP.
 
 pub mod audit_log;
+pub mod console;
 pub mod erasure;
 pub mod images;
 pub mod listing;
+pub mod overview;
 pub mod retention;
 pub mod review;
 pub mod rotation;

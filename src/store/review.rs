@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::audit_log::{AuditDraft, ChainCursor, truncate_to_micros};
+use super::schema::{console_claims, console_proposals};
 use super::{DbConnection, reviews, submissions, submissions_table};
 use crate::decision::{ReviewDecision, Status};
 use crate::submission::Reference;
@@ -44,6 +45,8 @@ pub struct ReviewRequest {
     /// A keyed hash of the note for the audit event (the note itself stays out of the trail, and a plain hash
     /// of text that names a person could be confirmed by guessing).
     pub note_hmac: String,
+    /// With four eyes: who proposed the decision that `reviewer` confirms.
+    pub proposed_by: Option<String>,
 }
 
 /// What became of a review request.
@@ -126,10 +129,14 @@ pub fn apply(
                 "from": Status::PendingReview,
                 "to": row.status,
                 "note_hmac": request.note_hmac,
+                "proposed_by": request.proposed_by,
                 "content_hash": row.content_hash,
             }),
         },
         now,
     )?;
+    // The case is decided: its console claim and any four-eyes proposal go with the decision.
+    diesel::delete(console_claims::table.find(&row.reference)).execute(conn)?;
+    diesel::delete(console_proposals::table.find(&row.reference)).execute(conn)?;
     Ok(ReviewOutcome::Reviewed(review))
 }

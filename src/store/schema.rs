@@ -99,3 +99,73 @@ diesel::table! {
         mac -> Text,
     }
 }
+
+diesel::table! {
+    /// Local console accounts.
+    console_users (username) {
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        roles -> Text,
+        totp_key_id -> Nullable<Text>,
+        totp_nonce -> Nullable<Binary>,
+        totp_ciphertext -> Nullable<Binary>,
+        totp_enrolled -> Bool,
+        totp_last_step -> Nullable<BigInt>,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Console sessions, by the SHA-256 of their cookie token.
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        subject -> Text,
+        display_name -> Text,
+        roles -> Text,
+        csrf -> Text,
+        stage -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Reviewers' claims on cases.
+    console_claims (reference) {
+        reference -> Text,
+        subject -> Text,
+        display_name -> Text,
+        until -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Four-eyes proposals awaiting a second reviewer.
+    console_proposals (reference) {
+        reference -> Text,
+        subject -> Text,
+        display_name -> Text,
+        decision -> Text,
+        note -> Text,
+        note_hmac -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// OpenID Connect sign-ins in progress.
+    console_oidc_logins (state) {
+        state -> Text,
+        verifier -> Text,
+        nonce -> Text,
+        return_to -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(console_claims -> submissions (reference));
+diesel::joinable!(console_proposals -> submissions (reference));
+diesel::allow_tables_to_appear_in_same_query!(submissions, console_claims, console_proposals);

@@ -137,6 +137,14 @@ pub async fn read_form<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, ConsoleError> {
     let body = crate::api::body::read_limited(req, payload, limit, &state.settings.server).await?;
+    // Every form but sign-in carries the session's token; one without it is refused as such, not as a
+    // malformed form.
+    let has_token = body[..]
+        .split(|b| *b == b'&')
+        .any(|pair| pair.starts_with(b"csrf="));
+    if !has_token && req.path() != "/console/login" {
+        return Err(ConsoleError::Csrf);
+    }
     serde_urlencoded_from(&body)
 }
 

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod backpressure;
 mod cli;
+mod console;
 mod contract;
 mod crash;
 mod encryption;

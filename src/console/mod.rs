@@ -197,18 +197,19 @@ async fn asset(path: web::Path<String>) -> Result<HttpResponse, ConsoleError> {
 }
 
 /// Whether a request says it comes from another site: `Sec-Fetch-Site` other than `same-origin` (or `none`,
-/// typed by the person), or an `Origin` whose host is not ours. Browsers send at least one of them on a POST.
+/// typed by the person); without that header, an `Origin` whose host is not ours. (Under `Referrer-Policy:
+/// no-referrer` browsers send `Origin: null` even for our own forms, so `null` proves nothing.)
 fn cross_site(req: &HttpRequest) -> bool {
     let text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = text("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
+    if let Some(site) = text("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
     }
-    match (text("origin"), req.connection_info().host().to_string()) {
-        (Some("null"), _) => true,
-        (Some(origin), host) => origin.split_once("://").map(|(_, h)| h) != Some(host.as_str()),
-        (None, _) => false,
+    match text("origin") {
+        Some("null") | None => false,
+        Some(origin) => {
+            let host = req.connection_info().host().to_string();
+            origin.split_once("://").map(|(_, h)| h) != Some(host.as_str())
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod helpers;
 mod audit;
 mod auth;
 mod backpressure;
+mod browser;
 mod cli;
 mod console;
 mod contract;

@@ -74,3 +74,110 @@ async fn console_in_a_browser_postgres() {
     }
     console_in_a_browser(Backend::Postgres, "postgres").await;
 }
+
+/// A port free now (the receiver's callback URL must be known before it starts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Sign-in through a real OpenID provider (`oidc-provider` from npm, tests/browser/oidc), its `groups` claim
+/// mapped to console roles.
+async fn oidc_in_a_browser(backend: Backend, name: &str) {
+    use std::io::BufRead;
+    let Ok(chromium) = std::env::var("KYC_TEST_CHROMIUM") else {
+        eprintln!("KYC_TEST_CHROMIUM not set: browser tests not run");
+        return;
+    };
+    let dir = repo_root().join("tests/browser/oidc");
+    assert!(
+        dir.join("node_modules/oidc-provider").is_dir(),
+        "run `npm install` in tests/browser/oidc (.ci/run does)"
+    );
+    let (app_port, idp_port) = (free_port(), free_port());
+    let redirect = format!("https://127.0.0.1:{app_port}/console/oidc/callback");
+    let mut provider = Command::new("node")
+        .arg(dir.join("provider.mjs"))
+        .env("PORT", idp_port.to_string())
+        .env("REDIRECT", &redirect)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    // Its output is drained for as long as it runs: a closed pipe would end it at its next log line.
+    let stdout = provider.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the OpenID provider did not start");
+    let label = "Sign in with the test provider";
+    let app = TestApp::spawn_with(
+        backend,
+        |s| {
+            s.server.bind = format!("127.0.0.1:{app_port}");
+            s.console.oidc = Some(kyc_receiver::config::OidcSettings {
+                issuer: format!("http://127.0.0.1:{idp_port}"),
+                client_id: "kyc-console".into(),
+                client_secret: secrecy::SecretString::from("console-test-secret-0123456789abcdef"),
+                redirect_url: redirect.clone(),
+                scopes: vec!["profile".into(), "groups".into()],
+                roles_claim: "groups".into(),
+                role_map: [
+                    ("kyc-reviewers".to_string(), vec!["reviewer".to_string()]),
+                    (
+                        "kyc-dpo".to_string(),
+                        vec!["pii".to_string(), "images".to_string()],
+                    ),
+                ]
+                .into(),
+                label: label.into(),
+                ca_file: None,
+            });
+        },
+        "",
+    )
+    .await;
+    let shots = repo_root().join("target/console-screenshots").join(name);
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/browser/console.py"))
+        .arg("oidc")
+        .env("KYC_TEST_CHROMIUM", &chromium)
+        .env("KYC_BASE", &app.base)
+        .env("KYC_OIDC_LABEL", label)
+        .env("KYC_PERSONAL", "")
+        .env("KYC_SHOTS", &shots)
+        .output()
+        .expect("python runs");
+    let _ = provider.kill();
+    let _ = provider.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "OIDC browser checks failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_in_a_browser_sqlite() {
+    oidc_in_a_browser(Backend::Sqlite, "sqlite-oidc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_in_a_browser_postgres() {
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    oidc_in_a_browser(Backend::Postgres, "postgres-oidc").await;
+}

@@ -54,18 +54,13 @@ impl Filters {
     }
 
     fn query(&self) -> String {
-        [
+        super::query_string(&[
             ("kind", &self.kind),
             ("actor", &self.actor),
             ("reference", &self.reference),
             ("since", &self.since),
             ("until", &self.until),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", super::percent_encode(v.trim())))
-        .collect::<Vec<_>>()
-        .join("&")
+        ])
     }
 }
 

@@ -492,11 +492,7 @@ async fn claim(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let person = session::require(&req, &state).await?;
-    person.require(Role::Reviewer)?;
-    let reference = reference_of(&path)?;
-    let form: CsrfForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let (person, reference) = reviewer_post(&req, &path, payload, &state).await?;
     let minutes = state.settings.console.claim_minutes;
     let (wanted, subject, name) = (
         reference.clone(),
@@ -530,11 +526,7 @@ async fn release(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let person = session::require(&req, &state).await?;
-    person.require(Role::Reviewer)?;
-    let reference = reference_of(&path)?;
-    let form: CsrfForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let (person, reference) = reviewer_post(&req, &path, payload, &state).await?;
     let (wanted, subject) = (reference.clone(), person.subject.clone());
     with_db(&state, move |conn| {
         Ok(console::release(
@@ -660,6 +652,22 @@ async fn decide(
     }
 }
 
+/// The checks of every reviewer button on a case (claim, release, confirm, return): a signed-in reviewer, a
+/// reference, and the session's CSRF token in the form.
+async fn reviewer_post(
+    req: &HttpRequest,
+    path: &str,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(Person, Reference), ConsoleError> {
+    let person = session::require(req, state).await?;
+    person.require(Role::Reviewer)?;
+    let reference = reference_of(path)?;
+    let form: CsrfForm = read_form(req, payload, state, MAX_FORM).await?;
+    session::check_csrf(&person, &form.csrf)?;
+    Ok((person, reference))
+}
+
 /// A second reviewer confirms a four-eyes proposal; the proposer cannot.
 async fn confirm(
     req: HttpRequest,
@@ -667,11 +675,7 @@ async fn confirm(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let person = session::require(&req, &state).await?;
-    person.require(Role::Reviewer)?;
-    let reference = reference_of(&path)?;
-    let form: CsrfForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let (person, reference) = reviewer_post(&req, &path, payload, &state).await?;
     let wanted = reference.clone();
     let proposal = with_db(&state, move |conn| Ok(console::proposal_of(conn, &wanted)?))
         .await?
@@ -700,11 +704,7 @@ async fn give_back(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let person = session::require(&req, &state).await?;
-    person.require(Role::Reviewer)?;
-    let reference = reference_of(&path)?;
-    let form: CsrfForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let (person, reference) = reviewer_post(&req, &path, payload, &state).await?;
     let wanted = reference.clone();
     with_db(&state, move |conn| {
         Ok(console::drop_proposal(conn, &wanted)?)

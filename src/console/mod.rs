@@ -154,6 +154,16 @@ fn serde_urlencoded_from<T: DeserializeOwned>(body: &[u8]) -> Result<T, ConsoleE
         .map_err(|e| ConsoleError::BadRequest(format!("the form could not be read: {e}")))
 }
 
+/// The given (non-blank) fields as a query string, for paging and export links.
+pub fn query_string(fields: &[(&str, &String)]) -> String {
+    fields
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", percent_encode(v.trim())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Percent-encodes a value for a URL query.
 pub fn percent_encode(text: &str) -> String {
     text.bytes()

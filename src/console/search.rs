@@ -64,19 +64,14 @@ impl SearchQuery {
 
     /// The non-personal filters as a query string (for paging and export links).
     fn query(&self) -> String {
-        [
+        super::query_string(&[
             ("decision", &self.decision),
             ("status", &self.status),
             ("reason", &self.reason),
             ("document_status", &self.document_status),
             ("since", &self.since),
             ("until", &self.until),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", super::percent_encode(v.trim())))
-        .collect::<Vec<_>>()
-        .join("&")
+        ])
     }
 }
 

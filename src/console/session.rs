@@ -228,7 +228,11 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Perso
             console::end_session(conn, &id_hash)?;
             return Ok(None);
         }
-        console::touch_session(conn, &id_hash, now)?;
+        // Activity is written at most every `touch_every`, not on every request: a case page's four image
+        // requests would otherwise be four concurrent writes of one row (on SQLite, four waits for the lock).
+        if now - row.last_seen_at >= touch_every(idle) {
+            console::touch_session(conn, &id_hash, now)?;
+        }
         Ok(Some(Person {
             roles: parse_roles(&row.roles).unwrap_or_default(),
             subject: row.subject,
@@ -240,6 +244,12 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Perso
     })
     .await
     .map_err(ConsoleError::from)
+}
+
+/// How often a session's activity is recorded: a tenth of the idle timeout, at most 30 seconds (so a session
+/// may end up to that much before its idle timeout, never after).
+fn touch_every(idle: Duration) -> Duration {
+    (idle / 10).min(Duration::seconds(30))
 }
 
 fn expired(row: &SessionRow, now: NaiveDateTime, idle: Duration, max: Duration) -> bool {

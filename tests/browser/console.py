@@ -89,7 +89,10 @@ def reviewer_flow(browser):
         img.wait_for()
         page.wait_for_function(f"document.getElementById('img-{kind}').complete")
         width = img.evaluate("i => i.naturalWidth")
-        check(width > 0, f"image {kind} not rendered (naturalWidth {width})")
+        if width == 0:
+            again = page.request.get(img.get_attribute("src"))
+            raise AssertionError(f"image {kind} not rendered (naturalWidth 0); fetched again: HTTP {again.status}, "
+                                 f"{again.headers.get('content-type')}, {len(again.body())} bytes")
     accessible(page, "case-images")
 
     page.click("text=Reveal personal data")

@@ -167,11 +167,6 @@ async fn events(
     render(&state, &person, f, None).await
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 /// Walks the chain and shows the result above the newest events.
 async fn verify(
     req: HttpRequest,
@@ -180,8 +175,7 @@ async fn verify(
 ) -> Result<HttpResponse, ConsoleError> {
     let person = session::require(&req, &state).await?;
     allowed(&person)?;
-    let form: CsrfForm = read_form(&req, payload, &state, 4096).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let _: super::Button = read_form(&req, payload, &state, &person, 4096).await?;
     let report = {
         // The same rule as the API: one walk at a time, never a cached report.
         let _one_at_a_time = state.verify_walk.lock().await;

@@ -163,7 +163,6 @@ async fn show(
 
 #[derive(Deserialize)]
 struct RevealForm {
-    csrf: String,
     purpose: String,
     ticket: Option<String>,
 }
@@ -178,8 +177,7 @@ async fn reveal(
     let person = session::require(&req, &state).await?;
     person.require(Role::Pii)?;
     let reference = reference_of(&path)?;
-    let form: RevealForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: RevealForm = read_form(&req, payload, &state, &person, MAX_FORM).await?;
     let purpose = match form
         .ticket
         .as_deref()
@@ -474,11 +472,6 @@ async fn image(
         .body(bytes))
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 fn case_url(reference: &Reference, message: &str) -> String {
     format!(
         "/console/cases/{reference}?message={}",
@@ -542,7 +535,6 @@ async fn release(
 
 #[derive(Deserialize)]
 struct ReviewForm {
-    csrf: String,
     decision: String,
     note: String,
 }
@@ -557,8 +549,7 @@ async fn review(
     let person = session::require(&req, &state).await?;
     person.require(Role::Reviewer)?;
     let reference = reference_of(&path)?;
-    let form: ReviewForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: ReviewForm = read_form(&req, payload, &state, &person, MAX_FORM).await?;
     let decision = ReviewDecision::parse(&form.decision)
         .ok_or_else(|| ConsoleError::BadRequest("choose Approve or Reject".into()))?;
     let note = form.note.trim().to_string();
@@ -663,8 +654,7 @@ async fn reviewer_post(
     let person = session::require(req, state).await?;
     person.require(Role::Reviewer)?;
     let reference = reference_of(path)?;
-    let form: CsrfForm = read_form(req, payload, state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let _: super::Button = read_form(req, payload, state, &person, MAX_FORM).await?;
     Ok((person, reference))
 }
 

@@ -125,7 +125,7 @@ async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form: LoginForm = read_form(&req, payload, &state, MAX_FORM).await?;
+    let form: LoginForm = super::read_sign_in_form(&req, payload, &state, MAX_FORM).await?;
     let next = safe_next(form.next.as_deref());
     let address = crate::api::peer::client_address(&req, &state.trusted_proxies).map(address_key);
     let username = form.username.trim().to_lowercase();
@@ -249,7 +249,6 @@ async fn password_page(
 
 #[derive(Deserialize)]
 struct PasswordForm {
-    csrf: String,
     password: String,
     again: String,
 }
@@ -260,8 +259,7 @@ async fn password(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let person = in_stage(&req, &state, stage::PASSWORD_CHANGE).await?;
-    let form: PasswordForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: PasswordForm = read_form(&req, payload, &state, &person, MAX_FORM).await?;
     let problem = if form.password != form.again {
         Some("The two passwords differ.".to_string())
     } else {
@@ -325,7 +323,6 @@ async fn totp_page(
 
 #[derive(Deserialize)]
 struct CodeForm {
-    csrf: String,
     code: String,
 }
 
@@ -386,8 +383,7 @@ async fn totp_check(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let person = in_stage(&req, &state, stage::TOTP).await?;
-    let form: CodeForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: CodeForm = read_form(&req, payload, &state, &person, MAX_FORM).await?;
     let username = local_name(&person)?.to_string();
     let secret = stored_secret(&state, &username)
         .await?
@@ -460,8 +456,7 @@ async fn enrol(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let person = in_stage(&req, &state, stage::TOTP_ENROL).await?;
-    let form: CodeForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: CodeForm = read_form(&req, payload, &state, &person, MAX_FORM).await?;
     let username = local_name(&person)?.to_string();
     let secret = stored_secret(&state, &username)
         .await?
@@ -482,11 +477,6 @@ async fn enrol(
     Ok(see_other("/console/"))
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn logout(
     req: HttpRequest,
     payload: web::Payload,
@@ -495,8 +485,7 @@ async fn logout(
     let Some(person) = session::current(&req, &state).await? else {
         return Ok(see_other("/console/login"));
     };
-    let form: CsrfForm = read_form(&req, payload, &state, MAX_FORM).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let _: super::Button = read_form(&req, payload, &state, &person, MAX_FORM).await?;
     session::end(&state, &person).await?;
     let mut answer = see_other("/console/login");
     answer

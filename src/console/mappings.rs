@@ -109,7 +109,6 @@ async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
 
 #[derive(Deserialize)]
 struct DryRunForm {
-    csrf: String,
     #[serde(default)]
     mapping: String,
     payload: String,
@@ -221,8 +220,8 @@ async fn run(
 ) -> Result<HttpResponse, ConsoleError> {
     let person = session::require(&req, &state).await?;
     person.require(Role::Admin)?;
-    let form: DryRunForm = read_form(&req, payload, &state, 3 * MAX_PAYLOAD + 4096).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: DryRunForm =
+        read_form(&req, payload, &state, &person, 3 * MAX_PAYLOAD + 4096).await?;
     let mut view_page = listing(&state, &person);
     view_page.selected = form.mapping.clone();
     if form.payload.len() > MAX_PAYLOAD {

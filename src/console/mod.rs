@@ -129,24 +129,39 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// Reads a small urlencoded form at the service's body pace (after the session was checked).
+/// Reads a small urlencoded form of `person`'s session at the service's body pace and checks its `csrf`
+/// field against the session's token before anything else: a form without it, or with another, is refused
+/// as such (403), whatever else it holds. Form types need not (and do not) declare the field.
 pub async fn read_form<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    person: &Person,
+    limit: usize,
+) -> Result<T, ConsoleError> {
+    let body = crate::api::body::read_limited(req, payload, limit, &state.settings.server).await?;
+    let token = oauth2::url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "csrf")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    session::check_csrf(person, &token)?;
+    serde_urlencoded_from(&body)
+}
+
+/// Reads the sign-in form, the one form without a session (and so without a token).
+pub async fn read_sign_in_form<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     limit: usize,
 ) -> Result<T, ConsoleError> {
     let body = crate::api::body::read_limited(req, payload, limit, &state.settings.server).await?;
-    // Every form but sign-in carries the session's token; one without it is refused as such, not as a
-    // malformed form.
-    let has_token = body[..]
-        .split(|b| *b == b'&')
-        .any(|pair| pair.starts_with(b"csrf="));
-    if !has_token && req.path() != "/console/login" {
-        return Err(ConsoleError::Csrf);
-    }
     serde_urlencoded_from(&body)
 }
+
+/// A form whose only field is the session's token (a button).
+#[derive(serde::Deserialize)]
+pub struct Button {}
 
 fn serde_urlencoded_from<T: DeserializeOwned>(body: &[u8]) -> Result<T, ConsoleError> {
     web::Query::<T>::from_query(std::str::from_utf8(body).unwrap_or_default())

@@ -133,11 +133,6 @@ async fn queue(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespo
     })
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 /// Claims the oldest case nobody holds and opens it.
 async fn claim_next(
     req: HttpRequest,
@@ -146,8 +141,7 @@ async fn claim_next(
 ) -> Result<HttpResponse, ConsoleError> {
     let person = session::require(&req, &state).await?;
     person.require(Role::Reviewer)?;
-    let form: CsrfForm = read_form(&req, payload, &state, 4096).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let _: super::Button = read_form(&req, payload, &state, &person, 4096).await?;
     let minutes = state.settings.console.claim_minutes;
     let (subject, name) = (person.subject.clone(), person.display_name.clone());
     let claimed = with_db(&state, move |conn| {

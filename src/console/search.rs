@@ -189,7 +189,6 @@ async fn search(
 
 #[derive(Deserialize)]
 struct UserForm {
-    csrf: String,
     user_id: String,
 }
 
@@ -199,8 +198,7 @@ async fn search_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let person = session::require(&req, &state).await?;
-    let form: UserForm = read_form(&req, payload, &state, 8 * 1024).await?;
-    session::check_csrf(&person, &form.csrf)?;
+    let form: UserForm = read_form(&req, payload, &state, &person, 8 * 1024).await?;
     run(&state, &person, SearchQuery::default(), Some(form.user_id)).await
 }
 

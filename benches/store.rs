@@ -115,6 +115,7 @@ fn bench_backend(c: &mut Criterion, label: &str, url: &str) {
             batch_max_bytes: 64 << 20,
             batch_max_wait: std::time::Duration::ZERO,
             queue_depth: CHUNK as usize,
+            quarantine_max_bytes: 1 << 20,
         };
         let (writer, threads) = Writer::start(pool(url), limits);
         group.bench_function(BenchmarkId::new("rows", batch), |b| {

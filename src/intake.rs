@@ -36,18 +36,33 @@ pub struct Prepared {
 }
 
 /// Why a body was refused, with the requester id when it could be read safely (for the audit event).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Refusal {
     /// What was wrong.
     pub error: IntakeError,
     /// A plain requester id, if one was present.
     pub requester_id: Option<String>,
+    /// The user id, if one was present: only ever turned into the subject's keyed pseudonym (quarantine).
+    pub user_id: Option<String>,
+    /// Which key opened the body, or how many failed (labels only).
+    pub key_label: Option<String>,
+}
+
+impl Refusal {
+    /// A refusal knowing nothing about the body but why.
+    pub fn bare(error: IntakeError) -> Refusal {
+        Refusal {
+            error,
+            ..Refusal::default()
+        }
+    }
 }
 
 /// The reasons intake refuses a body.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Default, thiserror::Error)]
 pub enum IntakeError {
     /// The body could not be decrypted (the detail is logged, never answered).
+    #[default]
     #[error("{}", kyc_crypto::DECRYPT_PUBLIC_MESSAGE)]
     Decrypt,
     /// Not JSON, or JSON of the wrong shape.
@@ -96,8 +111,8 @@ pub fn open(
             e.keys_tried()
         );
         Refusal {
-            error: IntakeError::Decrypt,
-            requester_id: None,
+            key_label: Some(format!("none of {} key(s)", e.keys_tried())),
+            ..Refusal::bare(IntakeError::Decrypt)
         }
     })?;
     if cipher.is_enabled() {
@@ -114,12 +129,16 @@ pub fn prepare(
     protection: &Protection,
 ) -> Result<Prepared, Refusal> {
     let root = payload::parse(plaintext).map_err(|error| Refusal {
-        error: error.into(),
-        requester_id: None,
+        key_label: ctx.key_label.clone(),
+        ..Refusal::bare(error.into())
     })?;
     let refuse = |error: IntakeError| Refusal {
         error,
         requester_id: payload::loggable_requester_id(&root),
+        user_id: payload::lookup(&root, "request_info.user_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        key_label: ctx.key_label.clone(),
     };
     // Ditto-shaped bodies get the strict envelope checks; custom template bodies rely on their mapping.
     let envelope = if root.get("request_info").is_some() || root.get("kyc_info").is_some() {

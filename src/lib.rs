@@ -21,6 +21,7 @@ pub mod intake;
 pub mod mapping;
 pub mod payload;
 pub mod protect;
+pub mod quarantine;
 pub mod records;
 pub mod startup;
 pub mod store;

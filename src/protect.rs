@@ -210,6 +210,22 @@ impl Protection {
             .map_err(|e| ProtectError(e.to_string()))
     }
 
+    /// Seals a quarantined request body, bound to its quarantine entry.
+    pub fn seal_quarantine(&self, id: &str, body: &[u8]) -> Result<SealedBlob, ProtectError> {
+        self.keys
+            .data
+            .seal(body, quarantine_aad(id).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))
+    }
+
+    /// Opens a quarantined request body.
+    pub fn open_quarantine(&self, id: &str, sealed: &SealedBlob) -> Result<Vec<u8>, ProtectError> {
+        self.keys
+            .data
+            .open(sealed, quarantine_aad(id).as_bytes())
+            .map_err(|e| ProtectError(e.to_string()))
+    }
+
     /// HMAC-SHA256 (hex) of a reviewer's note, for its audit event.
     pub fn note_hmac(&self, note: &str) -> String {
         hex::encode(self.search_hmac(&[b"review-note:", note.as_bytes()]))
@@ -265,6 +281,11 @@ impl crate::store::rotation::Resealer for Protection {
 /// Associated data of an image blob: moving it to another submission or kind makes it fail to open.
 pub fn image_aad(reference: &Reference, kind: &str) -> String {
     format!("kyc-receiver/image/v1/{reference}/{kind}")
+}
+
+/// Associated data of a quarantined body.
+pub fn quarantine_aad(id: &str) -> String {
+    format!("kyc-receiver/quarantine/v1/{id}")
 }
 
 /// Associated data of a console account's sealed TOTP secret.

@@ -105,8 +105,9 @@ impl Application {
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
+        record_mapping_activations(&pool, &mappings).await?;
         let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings));
-        if settings.retention.enabled() {
+        if store::retention::RetentionPolicy::of(&settings).enabled() {
             spawn_retention(pool.clone(), &settings, protection.checkpoint_key());
         }
 
@@ -247,7 +248,7 @@ fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
 /// Runs retention every `retention.interval_secs` off the async workers; failures are logged and retried at
 /// the next tick.
 fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 32]) {
-    let policy = store::retention::RetentionPolicy::from(&settings.retention);
+    let policy = store::retention::RetentionPolicy::of(settings);
     let period = Duration::from_secs(settings.retention.interval_secs.max(1));
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(period);
@@ -263,10 +264,11 @@ fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 
             .await;
             match outcome {
                 Ok(Ok(report)) if report.batches > 0 => log::info!(
-                    "retention: {} image(s), {} record(s), {} audit event(s) removed",
+                    "retention: {} image(s), {} record(s), {} audit event(s), {} quarantine entr(y/ies) removed",
                     report.images_deleted,
                     report.records_deleted,
-                    report.audit_events_removed
+                    report.audit_events_removed,
+                    report.quarantine_deleted
                 ),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => log::warn!("retention run failed: {e}"),
@@ -274,6 +276,42 @@ fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 
             }
         }
     });
+}
+
+/// Records the set active at start (its files kept by hash, an audit event), and every later activation by
+/// poll or SIGHUP. A later activation that cannot be recorded (database down) is logged; the set stays active,
+/// since refusing a valid mapping change would not make the record appear.
+async fn record_mapping_activations(
+    pool: &store::Pool,
+    mappings: &Arc<MappingRegistry>,
+) -> Result<(), StartupError> {
+    let (start_pool, set) = (pool.clone(), mappings.current());
+    tokio::task::spawn_blocking(move || -> Result<i64, StoreError> {
+        let mut conn = start_pool.get()?;
+        Ok(store::mapping_versions::record_activation(
+            &mut conn,
+            &set,
+            "start-up",
+            chrono::Utc::now().naive_utc(),
+        )?)
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    let pool = pool.clone();
+    mappings.on_activate(Box::new(move |set, trigger| {
+        let recorded = pool.get().map_err(StoreError::from).and_then(|mut conn| {
+            Ok(store::mapping_versions::record_activation(
+                &mut conn,
+                set,
+                trigger,
+                chrono::Utc::now().naive_utc(),
+            )?)
+        });
+        if let Err(e) = recorded {
+            log::warn!("mapping activation ({trigger}) not recorded in the audit trail: {e}");
+        }
+    }));
+    Ok(())
 }
 
 /// SIGHUP re-reads the mapping directory at once (whether or not polling is on).
@@ -296,7 +334,8 @@ fn reload_on_sighup(registry: &Arc<MappingRegistry>) {
     }
 }
 
-fn writer_limits(settings: &Settings) -> WriterLimits {
+/// The writer's limits from `[database]` and `[quarantine]`.
+pub fn writer_limits(settings: &Settings) -> WriterLimits {
     let db = &settings.database;
     let threads = db.writers.max(1);
     WriterLimits {
@@ -305,6 +344,7 @@ fn writer_limits(settings: &Settings) -> WriterLimits {
         batch_max_bytes: db.batch_max_bytes,
         batch_max_wait: Duration::from_micros(db.batch_max_wait_us),
         queue_depth: db.queue_depth,
+        quarantine_max_bytes: settings.quarantine.max_bytes,
     }
 }
 

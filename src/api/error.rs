@@ -260,6 +260,17 @@ impl From<diesel::r2d2::PoolError> for ApiError {
     }
 }
 
+impl From<crate::quarantine::ReplayError> for ApiError {
+    fn from(err: crate::quarantine::ReplayError) -> Self {
+        use crate::quarantine::ReplayError;
+        match err {
+            ReplayError::NotFound => ApiError::NotFound,
+            ReplayError::Store(e) => e.into(),
+            ReplayError::Protect(e) => ApiError::internal(&e),
+        }
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(err: QueryError) -> Self {
         ApiError::InvalidQuery(err.0)

@@ -61,7 +61,7 @@ pub async fn stream_export(
     cells: CsvCells,
     given_purpose: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = params.parse()?;
+    let filter = params.parse(&state.protection)?;
     let unmask = principal.has(scopes::KYC_READ_PII);
     let purpose = if unmask {
         purpose(state, given_purpose)?

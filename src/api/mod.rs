@@ -10,6 +10,7 @@ pub mod export;
 mod health;
 pub mod openapi;
 pub mod peer;
+mod quarantine;
 mod query;
 pub mod rate_limit;
 pub mod reads;
@@ -18,6 +19,7 @@ pub mod review;
 mod subjects;
 mod submit;
 mod token;
+mod trace;
 mod trail;
 mod v1;
 

@@ -113,6 +113,8 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         super::health::readyz, openapi_json,
         super::records::list, super::records::show, super::records::image,
         super::review::review, super::trail::events, super::trail::verify, super::export::export,
+        super::quarantine::list, super::quarantine::show, super::quarantine::replay_one,
+        super::quarantine::replay_many, super::quarantine::drop_entry, super::trace::trace,
     ),
     components(schemas(ErrorBody, OAuthErrorBody, TokenForm, TokenAnswer, Confirmation, SubmissionBody)),
     tags(
@@ -122,6 +124,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         (name = "submission", description = "The upstream's side"),
         (name = "auth", description = "OAuth2 client credentials"),
         (name = "privacy", description = "Erasure of a data subject"),
+        (name = "quarantine", description = "Refused submissions kept for replay"),
         (name = "operations", description = "Health and this document"),
     )
 )]

@@ -42,7 +42,7 @@ pub struct SubmissionPage {
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_READ).await?;
     let q: query::SubmissionList = query::parse(&req)?;
-    let filter = q.filters.parse()?;
+    let filter = q.filters.parse(&state.protection)?;
     let limit = q.paging.limit()?;
     let cursor = q.paging.cursor.as_deref().map(Cursor::decode).transpose()?;
     let unmask = principal.has(scopes::KYC_READ_PII);

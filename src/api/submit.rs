@@ -59,7 +59,7 @@ pub async fn submit(
     // Held until the answer is built: bounds memory for bodies, their copies and queued rows.
     let mut room = reserve_budget(&req, &state.body_budget, server).await?;
     let body = match read_limited(&req, payload, server.max_body_bytes, server).await {
-        Ok(body) => body,
+        Ok(body) => body.freeze(),
         Err(e) => return Err(refuse(&state, e, None, client_id).await),
     };
     let ctx = IntakeContext {
@@ -69,11 +69,25 @@ pub async fn submit(
     };
     // Lets the writer hold its next commit briefly for this submission instead of syncing without it.
     let arrival = state.writer.arrival();
-    let prepared = match run_intake(&state, body, ctx, &mut room).await? {
+    let prepared = match run_intake(&state, body.clone(), ctx, &mut room).await? {
         Ok(p) => p,
         Err(refusal) => {
-            let err = ApiError::from(refusal.error);
-            return Err(refuse(&state, err, refusal.requester_id, client_id).await);
+            let intake::Refusal {
+                error,
+                requester_id,
+                user_id,
+                key_label,
+            } = refusal;
+            let err = ApiError::from(error);
+            let kept = Kept {
+                body,
+                received_at,
+                client_id: principal.client_id.clone(),
+                requester_id: requester_id.clone(),
+                user_id,
+                key_label,
+            };
+            return Err(keep_refused(&state, err, kept, "submission_refused").await);
         }
     };
     let requester_id = crate::payload::loggable_requester_id(&json!({
@@ -81,6 +95,12 @@ pub async fn submit(
     }));
     LogFields::update(&req, |f| f.requester_id = requester_id);
     drop(arrival);
+    // A conflicting retry is kept as evidence: these are what it needs of the submission once stored.
+    let ids = (
+        prepared.submission.requester_id.clone(),
+        prepared.submission.user_id.clone(),
+        prepared.submission.decryption_key.clone(),
+    );
     let outcome = state
         .writer
         .submit(prepared.submission, prepared.audit_details)
@@ -88,7 +108,24 @@ pub async fn submit(
     match outcome {
         SubmitOutcome::Stored { response_body, .. }
         | SubmitOutcome::Replayed { response_body, .. } => confirmation(&state, response_body),
-        SubmitOutcome::Conflict { .. } => Err(ApiError::DuplicateConflict),
+        SubmitOutcome::Conflict { .. } => {
+            let (requester_id, user_id, key_label) = ids;
+            let kept = Kept {
+                body,
+                received_at,
+                client_id: principal.client_id.clone(),
+                requester_id: Some(requester_id),
+                user_id: Some(user_id),
+                key_label,
+            };
+            Err(keep_refused(
+                &state,
+                ApiError::DuplicateConflict,
+                kept,
+                "submission_quarantined",
+            )
+            .await)
+        }
     }
 }
 
@@ -102,7 +139,7 @@ const INLINE_INTAKE_BYTES: usize = 64 * 1024;
 /// numbers takes twenty times its size once parsed.
 async fn run_intake(
     state: &AppState,
-    body: web::BytesMut,
+    body: web::Bytes,
     mut ctx: IntakeContext,
     room: &mut OwnedSemaphorePermit,
 ) -> Result<Result<intake::Prepared, intake::Refusal>, ApiError> {
@@ -154,10 +191,9 @@ async fn grow_room(
 ) -> Result<Result<(), intake::Refusal>, ApiError> {
     let budget = state.settings.server.inflight_body_bytes;
     if cost > budget {
-        return Ok(Err(intake::Refusal {
-            error: intake::IntakeError::TooLargeParsed { budget },
-            requester_id: None,
-        }));
+        return Ok(Err(intake::Refusal::bare(
+            intake::IntakeError::TooLargeParsed { budget },
+        )));
     }
     let held = room.num_permits();
     if cost > held {
@@ -190,6 +226,57 @@ fn confirmation(state: &AppState, json_body: String) -> Result<HttpResponse, Api
     } else {
         Ok(answer.content_type("application/json").body(json_body))
     }
+}
+
+/// A refused body and what is known about it, for the quarantine.
+struct Kept {
+    body: web::Bytes,
+    received_at: chrono::DateTime<Utc>,
+    client_id: String,
+    requester_id: Option<String>,
+    user_id: Option<String>,
+    key_label: Option<String>,
+}
+
+/// Keeps a refused body of an authenticated caller in the quarantine (sealed), with the audit event of the
+/// refusal in the same commit, and hands the error back unchanged. When the quarantine is off or the body
+/// cannot be sealed, only the audit event is written: the answer to the upstream never depends on it.
+async fn keep_refused(state: &AppState, err: ApiError, kept: Kept, kind: &str) -> ApiError {
+    use actix_web::ResponseError;
+    if !state.settings.quarantine.enabled {
+        return refuse(state, err, kept.requester_id, Some(kept.client_id)).await;
+    }
+    let answered = crate::quarantine::Answered {
+        code: err.code().to_string(),
+        message: err.to_string(),
+        status: err.status_code().as_u16(),
+    };
+    let draft = AuditDraft {
+        kind: kind.into(),
+        actor: Some(kept.client_id.clone()),
+        reference: None,
+        requester_id: kept.requester_id.clone(),
+        details: crate::quarantine::refusal_details(&answered),
+    };
+    let facts = crate::quarantine::RefusedFacts {
+        received_at: kept.received_at,
+        client_id: kept.client_id.clone(),
+        answered,
+        requester_id: kept.requester_id.clone(),
+        user_id: kept.user_id,
+        key_label: kept.key_label,
+    };
+    let row = match crate::quarantine::entry(&state.protection, &kept.body, facts) {
+        Ok(row) => row,
+        Err(e) => {
+            log::warn!("refused body ({}) not quarantined: {e}", err.code());
+            return refuse(state, err, kept.requester_id, Some(kept.client_id)).await;
+        }
+    };
+    if let Err(e) = state.writer.quarantine(row, draft).await {
+        log::warn!("refused body ({}) not quarantined: {e}", err.code());
+    }
+    err
 }
 
 /// Records a refusal in the audit trail (code and status only) and hands the error back.

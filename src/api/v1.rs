@@ -3,7 +3,7 @@
 
 use actix_web::web;
 
-use super::{export, openapi, records, resource, review, trail};
+use super::{export, openapi, quarantine, records, resource, review, trace, trail};
 
 /// Mounts the `/v1/…` routes and `/openapi.json`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,5 +20,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/events", "GET").route(web::get().to(trail::events)))
         .service(resource("/v1/audit/verify", "GET").route(web::get().to(trail::verify)))
         .service(resource("/v1/export", "GET").route(web::get().to(export::export)))
+        .service(resource("/v1/trace", "GET").route(web::get().to(trace::trace)))
+        .service(resource("/v1/quarantine", "GET").route(web::get().to(quarantine::list)))
+        .service(
+            resource("/v1/quarantine/replay", "POST")
+                .route(web::post().to(quarantine::replay_many)),
+        )
+        .service(
+            resource("/v1/quarantine/{id}", "GET, DELETE")
+                .route(web::get().to(quarantine::show))
+                .route(web::delete().to(quarantine::drop_entry)),
+        )
+        .service(
+            resource("/v1/quarantine/{id}/replay", "POST")
+                .route(web::post().to(quarantine::replay_one)),
+        )
         .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)));
 }

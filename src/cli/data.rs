@@ -97,7 +97,7 @@ pub fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), Strin
     let mut host = open(config)?;
     let report = store::retention::run(
         &mut host.conn,
-        &RetentionPolicy::from(&host.settings.retention),
+        &RetentionPolicy::of(&host.settings),
         &host.protection.checkpoint_key(),
         chrono::Utc::now().naive_utc(),
         dry_run,

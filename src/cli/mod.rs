@@ -12,7 +12,10 @@ use crate::store;
 
 mod clients;
 mod data;
+mod mapping_cases;
+mod mapping_diff;
 mod mappings;
+mod quarantine;
 mod records;
 mod users;
 
@@ -89,6 +92,21 @@ pub enum Command {
         #[command(subcommand)]
         command: users::UsersCommand,
     },
+    /// Refused submissions kept for replay: list, show, replay, drop.
+    Quarantine {
+        /// What to do.
+        #[command(subcommand)]
+        command: quarantine::QuarantineCommand,
+    },
+    /// Everything that happened to one push: refused, quarantined, replayed, stored, reviewed.
+    Trace {
+        /// The upstream's requester id.
+        #[arg(long)]
+        requester_id: String,
+        /// Print the story as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `retention …`
@@ -150,11 +168,22 @@ pub enum MappingsCommand {
         /// Directory (default: `mappings.dir` from the configuration).
         dir: Option<PathBuf>,
     },
-    /// Show the record, images, decision and response a payload would produce (nothing is stored).
+    /// Show the record, images, decision and response a payload would produce (nothing is stored), or run
+    /// a folder of golden cases (`--cases`).
     Test {
         /// Payload file (plaintext JSON).
+        #[arg(long, required_unless_present = "cases", conflicts_with = "cases")]
+        payload: Option<PathBuf>,
+        /// A folder of cases: `NAME.json` payloads each with `NAME.expected.json` (decision, reasons, selected
+        /// fields, or the error); exit 1 naming every case that differs.
+        #[arg(long, value_name = "DIR")]
+        cases: Option<PathBuf>,
+        /// The clock of expiry rules (RFC 3339 or YYYY-MM-DD), so results stay reproducible.
+        #[arg(long, value_name = "DATE")]
+        now: Option<String>,
+        /// Show each rule, the values it looked at and whether it matched.
         #[arg(long)]
-        payload: PathBuf,
+        explain: bool,
         /// Mapping directory (default: `mappings.dir` from the configuration).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -164,6 +193,31 @@ pub enum MappingsCommand {
         /// The payload file is encrypted: open it with `encryption.request` from the configuration first.
         #[arg(long)]
         encrypted: bool,
+    },
+    /// Print a mapping file exactly as it was activated, by its SHA-256 (as stored with every record); a
+    /// unique prefix of at least 8 digits will do.
+    Show {
+        /// The hash.
+        #[arg(long)]
+        hash: String,
+    },
+    /// List every mapping version ever activated (hash, name, file, first activation).
+    Versions,
+    /// Run a candidate mapping set against the quarantine and the stored submissions whose raw payload is
+    /// kept, and print the decisions and reasons that would change. Stores nothing.
+    Diff {
+        /// The candidate mapping directory.
+        #[arg(long, value_name = "DIR")]
+        candidate: PathBuf,
+        /// Only what arrived at or after this instant (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Most records and most quarantine entries compared (each).
+        #[arg(long, default_value_t = 10_000)]
+        limit: i64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -182,6 +236,8 @@ pub fn run() -> ExitCode {
         } => data::retention_run(cli.config, dry_run),
         Command::Records { command } => records::run(cli.config, command),
         Command::Users { command } => users::run(cli.config, command),
+        Command::Quarantine { command } => quarantine::run(cli.config, command),
+        Command::Trace { requester_id, json } => records::trace(cli.config, &requester_id, json),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),
@@ -260,12 +316,29 @@ fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(),
     let default_dir = || -> Result<PathBuf, String> { Ok(load(config.clone())?.mappings.dir) };
     match command {
         MappingsCommand::Check { dir } => mappings::check(&dir.map_or_else(default_dir, Ok)?),
+        MappingsCommand::Show { hash } => mappings::show(&load(config)?, &hash),
+        MappingsCommand::Versions => mappings::versions(&load(config)?),
+        MappingsCommand::Diff {
+            candidate,
+            since,
+            limit,
+            json,
+        } => mappings::diff(&load(config)?, &candidate, since.as_deref(), limit, json),
         MappingsCommand::Test {
             payload,
+            cases,
+            now,
+            explain,
             dir,
             mapping,
             encrypted,
         } => {
+            let now = now.as_deref().map(mappings::parse_now).transpose()?;
+            let dir = dir.map_or_else(default_dir, Ok)?;
+            let Some(payload) = payload else {
+                let cases = cases.ok_or("give --payload FILE or --cases DIR")?;
+                return mapping_cases::run(&dir, &cases, now);
+            };
             let mut bytes = mappings::read_payload(&payload)?;
             if encrypted {
                 let profiles = load(config.clone())?
@@ -277,11 +350,7 @@ fn run_mappings(config: Option<PathBuf>, command: MappingsCommand) -> Result<(),
                     .map_err(|e| format!("{}: {e} ({:?})", payload.display(), e.detail()))?
                     .plaintext;
             }
-            mappings::test(
-                &dir.map_or_else(default_dir, Ok)?,
-                &bytes,
-                mapping.as_deref(),
-            )
+            mappings::test(&dir, &bytes, mapping.as_deref(), now, explain)
         }
     }
 }

@@ -96,6 +96,70 @@ struct Context {
     actor: String,
 }
 
+/// `trace --requester-id ID`: the story of one push, oldest first.
+pub fn trace(config: Option<PathBuf>, requester_id: &str, json: bool) -> Result<(), String> {
+    let settings = super::load(config)?;
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    let story = crate::records::trace::trace(&mut conn, requester_id)
+        .map_err(|e| format!("database error: {e}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&story).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    if story.events.is_empty() && story.records.is_empty() && story.quarantine.is_empty() {
+        return Err(format!("nothing is known of requester id {requester_id}"));
+    }
+    println!("requester id {requester_id}");
+    for step in &story.events {
+        let facts = step
+            .details
+            .as_object()
+            .map(|m| {
+                ["code", "status", "quarantine_id", "decision", "reasons"]
+                    .iter()
+                    .filter_map(|k| m.get(*k).map(|v| format!("{k}={v}")))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        println!(
+            "  {}  #{:<6} {:<26} {:<38} by {}  {}",
+            step.at,
+            step.seq,
+            step.kind,
+            step.reference.as_deref().unwrap_or("-"),
+            step.actor.as_deref().unwrap_or("-"),
+            facts
+        );
+    }
+    for r in &story.records {
+        println!(
+            "record {}  received {}  decision {}  now {}",
+            r.reference, r.received_at, r.decision, r.status
+        );
+    }
+    for q in &story.quarantine {
+        println!(
+            "quarantine {}  {}  {} {}{}",
+            q.id,
+            q.state,
+            q.error.status,
+            q.error.code,
+            q.replayed_reference
+                .as_deref()
+                .map(|r| format!("  -> {r}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// Runs a `records` subcommand.
 pub fn run(config: Option<PathBuf>, command: RecordsCommand) -> Result<(), String> {
     let settings = super::load(config)?;
@@ -104,14 +168,11 @@ pub fn run(config: Option<PathBuf>, command: RecordsCommand) -> Result<(), Strin
     let conn = pool
         .get()
         .map_err(|e| format!("database unavailable: {e}"))?;
-    let login = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
     let mut ctx = Context {
         settings,
         protection,
         conn,
-        actor: format!("cli:{login}"),
+        actor: super::users::cli_actor(),
     };
     match command {
         RecordsCommand::List {
@@ -195,7 +256,7 @@ fn list(
     format: ListFormat,
     access: &Access,
 ) -> Result<(), String> {
-    let filter = filters.parse().map_err(|e| e.to_string())?;
+    let filter = filters.parse(&ctx.protection).map_err(|e| e.to_string())?;
     let limit = parse_limit(Some(&limit.to_string())).map_err(|e| e.to_string())?;
     let cursor = cursor
         .map(Cursor::decode)
@@ -310,7 +371,7 @@ fn export(
     cells: CsvCells,
     access: &Access,
 ) -> Result<(), String> {
-    let filter = filters.parse().map_err(|e| e.to_string())?;
+    let filter = filters.parse(&ctx.protection).map_err(|e| e.to_string())?;
     let mark = listing::snapshot_mark(&mut ctx.conn).map_err(db_error)?;
     let total = listing::count(&mut ctx.conn, &filter, mark).map_err(db_error)?;
     let details = json!({"endpoint": "export", "format": format, "mark": mark, "count": total,

@@ -51,10 +51,7 @@ pub fn run(config: Option<PathBuf>, command: UsersCommand) -> Result<(), String>
         .get()
         .map_err(|e| format!("database unavailable: {e}"))?;
     store::migrate(&mut conn).map_err(|e| e.to_string())?;
-    let login = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let actor = format!("cli:{login}");
+    let actor = cli_actor();
     let failed = |e: AccountError| e.to_string();
     match command {
         UsersCommand::Add {
@@ -98,4 +95,12 @@ pub fn run(config: Option<PathBuf>, command: UsersCommand) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// `cli:LOGIN`: who ran an operator command, for its audit events.
+pub fn cli_actor() -> String {
+    let login = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{login}")
 }

@@ -15,6 +15,7 @@ use crate::auth::AuthSettings;
 mod audit;
 mod console;
 mod database;
+mod quarantine;
 mod server;
 mod shipped;
 mod storage;
@@ -22,6 +23,7 @@ mod storage;
 pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
 pub use console::{ConsoleSettings, OidcSettings, ROLES as CONSOLE_ROLES};
 pub use database::{BadDatabaseUrl, DatabaseSettings, DbUrl};
+pub use quarantine::QuarantineSettings;
 pub use server::ServerSettings;
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
 
@@ -60,6 +62,9 @@ pub struct Settings {
     /// The reviewer and auditor console.
     #[serde(default)]
     pub console: ConsoleSettings,
+    /// Refused submissions kept for replay.
+    #[serde(default)]
+    pub quarantine: QuarantineSettings,
 }
 
 /// `[encryption.request]` and `[encryption.response]`; both off unless enabled.

@@ -59,6 +59,8 @@ impl SearchQuery {
             status: given(&self.status),
             document_status: given(&self.document_status),
             reason: given(&self.reason),
+            requester_id: None,
+            document_number: None,
         }
     }
 
@@ -136,7 +138,7 @@ async fn run(
     user_id: Option<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let query = q.query();
-    let parsed = q.filters(user_id).parse();
+    let parsed = q.filters(user_id).parse(&state.protection);
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(Cursor::decode(c).map_err(|e| ConsoleError::BadRequest(e.0))?),
         None => None,

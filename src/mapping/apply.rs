@@ -18,6 +18,21 @@ use super::filters::{self, is_empty};
 use super::spec::{FieldType, RespTemplate};
 use super::{Mapping, MappingError};
 
+/// One rule of an explanation (see [`Mapping::explain`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleTrace {
+    /// The reason code it gives.
+    pub reason: String,
+    /// `reject` or `review`.
+    pub decision: String,
+    /// Its `when`, as written.
+    pub when: String,
+    /// Whether it matched.
+    pub matched: bool,
+    /// Each value it looked at: the macro as written (its path) and the value.
+    pub values: Vec<(String, Value)>,
+}
+
 /// What a mapping produced from one payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapped<'a> {
@@ -139,6 +154,38 @@ impl Mapping {
             decision: Decision::from_matches(matches),
             warnings,
         })
+    }
+
+    /// Each rule of the mapping, whether it matched `payload` and the values it looked at (the canonical
+    /// fields as mapped). For `mappings test --explain`; values may be personal data, so this is never logged.
+    pub fn explain(
+        &self,
+        payload: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RuleTrace>, MappingError> {
+        let mapped = self.apply(payload, now)?;
+        let fields_value = Value::Object(mapped.fields);
+        let scope = Scope {
+            fields: Some(&fields_value),
+            ..Scope::payload(payload, now)
+        };
+        Ok(self
+            .spec
+            .rules
+            .iter()
+            .zip(&self.spec.rule_texts)
+            .map(|((cond, reason), when)| {
+                let mut values = Vec::new();
+                eval::looked_at(cond, &scope, &mut values);
+                RuleTrace {
+                    reason: reason.code.clone(),
+                    decision: reason.decision.as_str().to_string(),
+                    when: when.clone(),
+                    matched: eval::condition(cond, &scope),
+                    values,
+                }
+            })
+            .collect())
     }
 
     /// Renders the confirmation response from the `[response]` template (or the default one,

@@ -118,6 +118,7 @@ pub(crate) fn compile(path: &Path, bytes: &[u8]) -> Result<Mapping, Vec<LoadErro
             description: raw.description.unwrap_or_default(),
             file: path.to_path_buf(),
             sha256,
+            source: text.to_string(),
             spec: Spec {
                 name_pos,
                 when,

@@ -116,6 +116,63 @@ pub(crate) fn condition(c: &Cond, scope: &Scope<'_>) -> bool {
     }
 }
 
+/// The values a condition looks at: each macro operand as written (its path) with its value after filters,
+/// in the order they appear. For `mappings test --explain`.
+pub(crate) fn looked_at(c: &Cond, scope: &Scope<'_>, out: &mut Vec<(String, Value)>) {
+    match c {
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            looked_at(a, scope, out);
+            looked_at(b, scope, out);
+        }
+        Cond::Not(a) => looked_at(a, scope, out),
+        Cond::Exists(o) | Cond::Missing(o) | Cond::Truthy(o) => operand_values(o, scope, out),
+        Cond::Compare(a, _, b) => {
+            operand_values(a, scope, out);
+            operand_values(b, scope, out);
+        }
+    }
+}
+
+fn operand_values(o: &Operand, scope: &Scope<'_>, out: &mut Vec<(String, Value)>) {
+    match o {
+        Operand::Macro(p) => out.push((pipeline_label(p), pipeline(p, scope).into_owned())),
+        Operand::List(items) => items.iter().for_each(|i| operand_values(i, scope, out)),
+        Operand::Literal(_) | Operand::Now | Operand::Today => {}
+    }
+}
+
+/// `root.a.b[0] | filter…` of a macro, for display.
+fn pipeline_label(p: &Pipeline) -> String {
+    let mut label = match &p.source {
+        Source::Path(path) => {
+            let mut text = path.root.word().to_string();
+            for s in &path.segments {
+                match s {
+                    super::ast::Segment::Key(k) => {
+                        text.push('.');
+                        text.push_str(k);
+                    }
+                    super::ast::Segment::Index(i) => text.push_str(&format!("[{i}]")),
+                    super::ast::Segment::Wildcard => text.push_str("[*]"),
+                }
+            }
+            text
+        }
+        Source::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(pipeline_label)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if !p.filters.is_empty() {
+        label.push_str(&format!(" | {} filter(s)", p.filters.len()));
+    }
+    label
+}
+
 fn operand<'a>(o: &Operand, scope: &Scope<'a>) -> Cow<'a, Value> {
     match o {
         Operand::Macro(p) => pipeline(p, scope),

@@ -30,7 +30,7 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use apply::{ImageRef, Mapped, ResponseContext};
+pub use apply::{ImageRef, Mapped, ResponseContext, RuleTrace};
 pub use parser::MAX_DEPTH;
 pub use set::{MappingSet, is_mapping_file};
 
@@ -46,6 +46,8 @@ pub struct Mapping {
     /// Hex SHA-256 of the file's bytes; stored with every record so a record names the exact
     /// rules that produced it.
     pub sha256: String,
+    /// The file's text, kept so each activated version can be stored (`mapping_versions`).
+    pub source: String,
     pub(crate) spec: spec::Spec,
 }
 

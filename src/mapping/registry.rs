@@ -5,19 +5,30 @@
 //! (`mappings.poll_interval_ms`) and at once on SIGHUP. Reads `[mappings]`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use sha2::{Digest, Sha256};
 
 use super::{MappingLoadErrors, MappingSet, is_mapping_file};
 
 /// The current set plus what the last reload attempt said.
-#[derive(Debug)]
 pub struct MappingRegistry {
     dir: PathBuf,
     current: RwLock<Arc<MappingSet>>,
     fingerprint: Mutex<String>,
     last_error: RwLock<Option<String>>,
+    on_activate: OnceLock<ActivationListener>,
+}
+
+/// Told of every set that becomes active after start, with what made it active (`poll` or `sighup`).
+pub type ActivationListener = Box<dyn Fn(&MappingSet, &str) + Send + Sync>;
+
+impl std::fmt::Debug for MappingRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingRegistry")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a reload attempt did.
@@ -41,7 +52,14 @@ impl MappingRegistry {
             current: RwLock::new(Arc::new(set)),
             fingerprint: Mutex::new(fingerprint),
             last_error: RwLock::new(None),
+            on_activate: OnceLock::new(),
         })
+    }
+
+    /// Sets the listener told of every later activation (the service records each in the audit trail). Only
+    /// the first call takes effect.
+    pub fn on_activate(&self, listener: ActivationListener) {
+        let _ = self.on_activate.set(listener);
     }
 
     /// The set to use for one submission.
@@ -74,8 +92,12 @@ impl MappingRegistry {
                     .iter()
                     .map(|m| format!("{}={}", m.name, &m.sha256[..12.min(m.sha256.len())]))
                     .collect();
+                let set = Arc::new(set);
                 if let Ok(mut current) = self.current.write() {
-                    *current = Arc::new(set);
+                    *current = set.clone();
+                }
+                if let Some(listener) = self.on_activate.get() {
+                    listener(&set, if force { "sighup" } else { "poll" });
                 }
                 if let Ok(mut err) = self.last_error.write() {
                     *err = None;

@@ -4,6 +4,7 @@
 //! configuration; callers pass the [`crate::protect::Protection`] built from `[storage]`.
 
 pub mod export;
+pub mod trace;
 pub mod view;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -102,6 +103,23 @@ pub struct FilterParams {
     #[arg(long)]
     #[param(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub reason: Option<String>,
+    /// Only this upstream requester id (exact).
+    #[arg(long)]
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub requester_id: Option<String>,
+    /// Only records of this document number (compared through its keyed hash, never stored or logged in
+    /// clear; spaces and punctuation ignored, letters in any case).
+    #[arg(long)]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub document_number: Option<String>,
 }
 
 impl FilterParams {
@@ -116,11 +134,16 @@ impl FilterParams {
             "status": self.status,
             "document_status": self.document_status,
             "reason": self.reason,
+            "requester_id": self.requester_id,
+            "document_number_given": self.document_number.is_some(),
         })
     }
 
-    /// Checks every value and builds the store filter.
-    pub fn parse(&self) -> Result<SubmissionFilter, QueryError> {
+    /// Checks every value and builds the store filter; a document number becomes its keyed hash.
+    pub fn parse(
+        &self,
+        protection: &crate::protect::Protection,
+    ) -> Result<SubmissionFilter, QueryError> {
         let filter = SubmissionFilter {
             since: self
                 .since
@@ -137,6 +160,9 @@ impl FilterParams {
             status: status("status", self.status.as_deref())?,
             document_status: text("document_status", self.document_status.as_deref(), 64)?,
             reason: code("reason", self.reason.as_deref())?,
+            requester_id: text("requester_id", self.requester_id.as_deref(), 128)?,
+            document_number_hmac: text("document_number", self.document_number.as_deref(), 64)?
+                .map(|n| protection.document_number_hmac(&n)),
         };
         // An inverted range is a valid question whose answer is empty (`since` inclusive, `until` exclusive).
         Ok(filter)
@@ -286,7 +312,7 @@ pub fn decode_audit_cursor(text: &str) -> Result<i64, QueryError> {
 }
 
 /// RFC 3339 with an offset, as UTC. A `+` decoded to a space by form encoding is put back.
-fn instant(name: &str, text: &str) -> Result<NaiveDateTime, QueryError> {
+pub(crate) fn instant(name: &str, text: &str) -> Result<NaiveDateTime, QueryError> {
     let text = text.trim();
     DateTime::parse_from_rfc3339(text)
         .or_else(|e| match text.rsplit_once(' ') {
@@ -301,7 +327,11 @@ fn instant(name: &str, text: &str) -> Result<NaiveDateTime, QueryError> {
         })
 }
 
-fn text(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, QueryError> {
+pub(crate) fn text(
+    name: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, QueryError> {
     match value {
         None => Ok(None),
         Some(v) if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) => {
@@ -322,7 +352,7 @@ fn status(name: &str, value: Option<&str>) -> Result<Option<Status>, QueryError>
         .transpose()
 }
 
-fn code(name: &str, value: Option<&str>) -> Result<Option<String>, QueryError> {
+pub(crate) fn code(name: &str, value: Option<&str>) -> Result<Option<String>, QueryError> {
     match value {
         None => Ok(None),
         Some(v)

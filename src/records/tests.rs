@@ -8,6 +8,10 @@ fn params(pairs: &[(&str, &str)]) -> FilterParams {
     serde_json::from_value(serde_json::Value::Object(map)).unwrap()
 }
 
+fn keys() -> crate::protect::Protection {
+    crate::protect::tests::protection(crate::config::ImagePolicy::Encrypt)
+}
+
 #[test]
 fn filters_parse_and_name_the_bad_parameter() {
     let f = params(&[
@@ -15,7 +19,7 @@ fn filters_parse_and_name_the_bad_parameter() {
         ("status", "pending_review"),
         ("reason", "face_mismatch"),
     ])
-    .parse()
+    .parse(&keys())
     .unwrap();
     assert_eq!(
         f.since.unwrap().to_string(),
@@ -28,8 +32,10 @@ fn filters_parse_and_name_the_bad_parameter() {
         ("decision", "maybe"),
         ("reason", "a b"),
         ("user_id", ""),
+        ("requester_id", ""),
+        ("document_number", "a\u{7}b"),
     ] {
-        let err = params(&[(name, value)]).parse().unwrap_err();
+        let err = params(&[(name, value)]).parse(&keys()).unwrap_err();
         assert!(err.0.contains(name), "{err}");
     }
     // An inverted range is a question with an empty answer, not an error: the OpenAPI document cannot
@@ -38,14 +44,25 @@ fn filters_parse_and_name_the_bad_parameter() {
         ("since", "2026-11-02T00:00:00Z"),
         ("until", "2026-11-01T00:00:00Z"),
     ])
-    .parse();
+    .parse(&keys());
     assert!(inverted.is_ok(), "{inverted:?}");
+}
+
+#[test]
+fn a_document_number_is_searched_by_its_keyed_hash_only() {
+    let f = params(&[("document_number", "x1234-567"), ("requester_id", "r-1")])
+        .parse(&keys())
+        .unwrap();
+    let hmac = f.document_number_hmac.unwrap();
+    assert_eq!(hmac, keys().document_number_hmac("X1234567"));
+    assert!(!hmac.contains("1234"));
+    assert_eq!(f.requester_id.as_deref(), Some("r-1"));
 }
 
 #[test]
 fn a_plus_turned_into_a_space_by_form_decoding_is_accepted() {
     let f = params(&[("until", "2026-11-01T00:00:00 02:00")])
-        .parse()
+        .parse(&keys())
         .unwrap();
     assert_eq!(f.until.unwrap().to_string(), "2026-10-31 22:00:00");
 }

@@ -27,6 +27,8 @@ pub struct ErasureReceipt {
     pub images: usize,
     /// Reviewer notes erased.
     pub review_notes: usize,
+    /// Quarantine entries deleted (the subject's user id, or a requester id of the subject's records).
+    pub quarantine_entries: usize,
     /// Their references.
     pub references: Vec<Reference>,
     /// Sequence number of the receipt in the audit trail.
@@ -49,6 +51,9 @@ pub fn erase_subject(
             .order(submissions::reference)
             .select(SubmissionRow::as_select())
             .load(c)?;
+        let requester_ids: Vec<String> = rows.iter().map(|r| r.requester_id.clone()).collect();
+        let quarantined = super::quarantine::of_subject(c, pseudonym, &requester_ids)?;
+        let quarantine_entries = super::quarantine::delete_many(c, &quarantined)?;
         let mut images = 0;
         let mut review_notes = 0;
         let mut references = Vec::with_capacity(rows.len());
@@ -102,7 +107,9 @@ pub fn erase_subject(
                     "images": images,
                     "review_notes": review_notes,
                     "references": references,
-                    "erased": ["images", "personal_fields", "document_number_hash", "user_id", "review_notes"],
+                    "quarantine_entries": quarantine_entries,
+                    "quarantine_ids": quarantined,
+                    "erased": ["images", "personal_fields", "document_number_hash", "user_id", "review_notes", "quarantine"],
                 }),
             },
             now,
@@ -113,6 +120,7 @@ pub fn erase_subject(
             submissions: references.len(),
             images,
             review_notes,
+            quarantine_entries,
             references,
             audit_seq,
         })

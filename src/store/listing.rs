@@ -36,6 +36,10 @@ pub struct SubmissionFilter {
     pub document_status: Option<String>,
     /// A reason code the record carries.
     pub reason: Option<String>,
+    /// Exact upstream requester id.
+    pub requester_id: Option<String>,
+    /// Keyed hash of the document number.
+    pub document_number_hmac: Option<String>,
 }
 
 /// Where a page ends: the last row's sort key.
@@ -75,6 +79,12 @@ fn filtered<'a>(filter: &'a SubmissionFilter, mark: i64) -> submissions::BoxedQu
     }
     if let Some(user_id) = &filter.user_id {
         query = query.filter(submissions::user_id.eq(user_id));
+    }
+    if let Some(requester_id) = &filter.requester_id {
+        query = query.filter(submissions::requester_id.eq(requester_id));
+    }
+    if let Some(hmac) = &filter.document_number_hmac {
+        query = query.filter(submissions::document_number_hmac.eq(hmac));
     }
     if let Some(decision) = filter.decision {
         query = query.filter(submissions::decision.eq(decision));

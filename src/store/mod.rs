@@ -7,7 +7,9 @@ pub mod console;
 pub mod erasure;
 pub mod images;
 pub mod listing;
+pub mod mapping_versions;
 pub mod overview;
+pub mod quarantine;
 pub mod retention;
 pub mod review;
 pub mod rotation;
@@ -25,8 +27,8 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use schema::{
-    audit_checkpoints, audit_events, audit_head, reviews, submission_images,
-    submissions as submissions_table,
+    audit_checkpoints, audit_events, audit_head, quarantine as quarantine_table, reviews,
+    submission_images, submissions as submissions_table,
 };
 
 use crate::config::DatabaseSettings;

@@ -25,6 +25,8 @@ pub struct RetentionPolicy {
     pub records_days: u32,
     /// Audit events are removed after this many days (behind a checkpoint).
     pub audit_days: u32,
+    /// Quarantine entries are deleted this many days after they arrived (`quarantine.retention_days`).
+    pub quarantine_days: u32,
     /// Rows per transaction.
     pub batch_size: i64,
 }
@@ -35,8 +37,27 @@ impl From<&RetentionSettings> for RetentionPolicy {
             images_days: settings.images_days,
             records_days: settings.records_days,
             audit_days: settings.audit_days,
+            quarantine_days: 0,
             batch_size: settings.batch_size,
         }
+    }
+}
+
+impl RetentionPolicy {
+    /// The policy of a whole configuration: `[retention]` and the quarantine's age.
+    pub fn of(settings: &crate::config::Settings) -> RetentionPolicy {
+        RetentionPolicy {
+            quarantine_days: settings.quarantine.retention_days,
+            ..RetentionPolicy::from(&settings.retention)
+        }
+    }
+
+    /// True when anything expires at all.
+    pub fn enabled(&self) -> bool {
+        self.images_days > 0
+            || self.records_days > 0
+            || self.audit_days > 0
+            || self.quarantine_days > 0
     }
 }
 
@@ -49,6 +70,8 @@ pub struct RetentionReport {
     pub records_deleted: u64,
     /// Audit events removed behind a checkpoint.
     pub audit_events_removed: u64,
+    /// Quarantine entries deleted.
+    pub quarantine_deleted: u64,
     /// Transactions committed.
     pub batches: u64,
     /// Nothing was changed.
@@ -167,6 +190,29 @@ pub fn run(
                 diesel::delete(submissions::table.filter(submissions::reference.eq_any(&refs))).execute(c)?;
                 append(c, "retention_records", json!({"submissions": refs.len(),
                     "from": refs.first(), "to": refs.last(), "older_than_days": policy.records_days}), now)
+            })?;
+            report.batches += 1;
+        }
+    }
+    if let Some(cut) = cutoff(now, policy.quarantine_days) {
+        loop {
+            let ids = super::quarantine::expired(conn, cut, batch)?;
+            if ids.is_empty() {
+                break;
+            }
+            report.quarantine_deleted += ids.len() as u64;
+            if dry_run {
+                break;
+            }
+            conn.transaction(|c| {
+                super::quarantine::delete_many(c, &ids)?;
+                append(
+                    c,
+                    "retention_quarantine",
+                    json!({"entries": ids.len(), "ids": ids,
+                    "older_than_days": policy.quarantine_days}),
+                    now,
+                )
             })?;
             report.batches += 1;
         }

@@ -169,3 +169,39 @@ diesel::table! {
 diesel::joinable!(console_claims -> submissions (reference));
 diesel::joinable!(console_proposals -> submissions (reference));
 diesel::allow_tables_to_appear_in_same_query!(submissions, console_claims, console_proposals);
+
+diesel::table! {
+    /// Refused submissions of authenticated callers, sealed, waiting for replay.
+    quarantine (id) {
+        id -> Text,
+        received_at -> Timestamp,
+        client_id -> Text,
+        error_code -> Text,
+        error_message -> Text,
+        status_code -> Integer,
+        body_bytes -> BigInt,
+        body_sha256 -> Text,
+        key_label -> Nullable<Text>,
+        requester_id -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        key_id -> Nullable<Text>,
+        nonce -> Nullable<Binary>,
+        ciphertext -> Nullable<Binary>,
+        state -> Text,
+        attempts -> Integer,
+        last_attempt_at -> Nullable<Timestamp>,
+        replayed_reference -> Nullable<Text>,
+        replayed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Mapping files as activated, by content hash.
+    mapping_versions (sha256) {
+        sha256 -> Text,
+        name -> Text,
+        file_name -> Text,
+        content -> Text,
+        first_seen_at -> Timestamp,
+    }
+}

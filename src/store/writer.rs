@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::audit_log::{AuditDraft, ChainCursor};
 use super::images::ImageRow;
+use super::quarantine::{self, Admission, QuarantineRow};
 use super::review::{self, ReviewOutcome, ReviewRequest};
 use super::submissions::{self, Existing, IdempotencyKey, SubmissionRow};
 use super::{DbConnection, Pool, StoreError};
@@ -60,6 +61,17 @@ pub struct WriterLimits {
     pub batch_max_wait: std::time::Duration,
     /// Jobs queued before `submit` refuses with `Unavailable`.
     pub queue_depth: usize,
+    /// `quarantine.max_bytes`.
+    pub quarantine_max_bytes: u64,
+}
+
+/// A submission that comes out of the quarantine: its entry is marked in the same transaction.
+#[derive(Debug, Clone)]
+pub struct ReplayTag {
+    /// The quarantine entry.
+    pub quarantine_id: String,
+    /// Who asked for the replay.
+    pub actor: String,
 }
 
 enum Job {
@@ -67,7 +79,13 @@ enum Job {
         row: Box<SubmissionRow>,
         images: Vec<ImageRow>,
         actor_details: serde_json::Value,
+        replay: Option<ReplayTag>,
         reply: oneshot::Sender<Result<SubmitOutcome, StoreError>>,
+    },
+    Quarantine {
+        row: Box<QuarantineRow>,
+        refusal: AuditDraft,
+        reply: oneshot::Sender<Result<Admission, StoreError>>,
     },
     Audit {
         draft: AuditDraft,
@@ -86,6 +104,7 @@ impl Job {
                 usize::try_from(row.payload_bytes).unwrap_or(0)
                     + images.iter().map(|i| i.ciphertext.len()).sum::<usize>()
             }
+            Job::Quarantine { row, .. } => usize::try_from(row.body_bytes).unwrap_or(0),
             Job::Audit { .. } | Job::Review { .. } => 256,
         }
     }
@@ -93,6 +112,7 @@ impl Job {
 
 enum Done {
     Submission(SubmitOutcome),
+    Quarantine(Admission),
     Audit,
     Review(ReviewOutcome),
 }
@@ -147,6 +167,27 @@ impl Writer {
         submission: NewSubmission,
         details: serde_json::Value,
     ) -> Result<SubmitOutcome, StoreError> {
+        self.submit_tagged(submission, details, None).await
+    }
+
+    /// Stores a submission replayed from the quarantine and marks its entry in the same commit: replayed when
+    /// it is stored (or was stored before with the same payload), still quarantined with the new error on a
+    /// conflict. Each outcome is an audit event naming both the entry and the record.
+    pub async fn replay(
+        &self,
+        submission: NewSubmission,
+        details: serde_json::Value,
+        tag: ReplayTag,
+    ) -> Result<SubmitOutcome, StoreError> {
+        self.submit_tagged(submission, details, Some(tag)).await
+    }
+
+    async fn submit_tagged(
+        &self,
+        submission: NewSubmission,
+        details: serde_json::Value,
+        replay: Option<ReplayTag>,
+    ) -> Result<SubmitOutcome, StoreError> {
         let (row, images) = SubmissionRow::from_new(&submission);
         drop(submission);
         let (reply, rx) = oneshot::channel();
@@ -154,6 +195,27 @@ impl Writer {
             row: Box::new(row),
             images,
             actor_details: details,
+            replay,
+            reply,
+        })?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    /// Keeps a refused submission in the quarantine with the audit event of its refusal (which gets the
+    /// entry's id, or `null` when it was too large to keep), in one commit.
+    pub async fn quarantine(
+        &self,
+        row: QuarantineRow,
+        mut refusal: AuditDraft,
+    ) -> Result<Admission, StoreError> {
+        if let Some(details) = refusal.details.as_object_mut() {
+            details.insert("quarantine_id".into(), json!(row.id));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(Job::Quarantine {
+            row: Box::new(row),
+            refusal,
             reply,
         })?;
         rx.await
@@ -206,7 +268,7 @@ fn writer_loop(
             };
             gather(&mut rx, first, arriving, limits)
         };
-        commit_and_answer(pool, batch);
+        commit_and_answer(pool, batch, &limits);
     }
 }
 
@@ -239,8 +301,8 @@ fn gather(
     batch
 }
 
-fn commit_and_answer(pool: &Pool, batch: Vec<Job>) {
-    match run_batch(pool, &batch) {
+fn commit_and_answer(pool: &Pool, batch: Vec<Job>, limits: &WriterLimits) {
+    match run_batch(pool, &batch, limits) {
         Ok(done) => answer(batch, done.into_iter().map(Ok).collect()),
         Err(StoreError::Unavailable(msg)) => {
             log::warn!(
@@ -261,8 +323,8 @@ fn commit_and_answer(pool: &Pool, batch: Vec<Job>) {
                 batch.len()
             );
             for job in batch {
-                let result =
-                    run_batch(pool, std::slice::from_ref(&job)).map(|mut done| done.remove(0));
+                let result = run_batch(pool, std::slice::from_ref(&job), limits)
+                    .map(|mut done| done.remove(0));
                 answer(vec![job], vec![result]);
             }
         }
@@ -277,17 +339,19 @@ fn answer(batch: Vec<Job>, results: Vec<Result<Done, StoreError>>) {
             Job::Submission { reply, .. } => {
                 let _ = reply.send(result.and_then(|d| match d {
                     Done::Submission(outcome) => Ok(outcome),
-                    Done::Audit | Done::Review(_) => {
-                        Err(StoreError::Unavailable("internal mix-up".into()))
-                    }
+                    _ => Err(StoreError::Unavailable("internal mix-up".into())),
                 }));
             }
             Job::Review { reply, .. } => {
                 let _ = reply.send(result.and_then(|d| match d {
                     Done::Review(outcome) => Ok(outcome),
-                    Done::Audit | Done::Submission(_) => {
-                        Err(StoreError::Unavailable("internal mix-up".into()))
-                    }
+                    _ => Err(StoreError::Unavailable("internal mix-up".into())),
+                }));
+            }
+            Job::Quarantine { reply, .. } => {
+                let _ = reply.send(result.and_then(|d| match d {
+                    Done::Quarantine(admission) => Ok(admission),
+                    _ => Err(StoreError::Unavailable("internal mix-up".into())),
                 }));
             }
             Job::Audit { reply, .. } => {
@@ -297,7 +361,7 @@ fn answer(batch: Vec<Job>, results: Vec<Result<Done, StoreError>>) {
     }
 }
 
-fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
+fn run_batch(pool: &Pool, batch: &[Job], limits: &WriterLimits) -> Result<Vec<Done>, StoreError> {
     let mut conn = pool.get()?;
     let now = Utc::now().naive_utc();
     let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
@@ -306,7 +370,7 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
             .iter()
             .filter_map(|j| match j {
                 Job::Submission { row, .. } => Some(IdempotencyKey::of(row)),
-                Job::Audit { .. } | Job::Review { .. } => None,
+                Job::Audit { .. } | Job::Review { .. } | Job::Quarantine { .. } => None,
             })
             .collect();
         let mut known = submissions::find_existing(c, &keys)?;
@@ -323,20 +387,43 @@ fn run_batch(pool: &Pool, batch: &[Job]) -> Result<Vec<Done>, StoreError> {
                     pending.flush(c)?;
                     Done::Review(review::apply(c, &mut cursor, request, now)?)
                 }
+                Job::Quarantine { row, refusal, .. } => {
+                    pending.flush(c)?;
+                    let admission =
+                        quarantine::admit(c, &mut cursor, row, limits.quarantine_max_bytes, now)?;
+                    let mut refusal = refusal.clone();
+                    if admission == Admission::TooLarge
+                        && let Some(details) = refusal.details.as_object_mut()
+                    {
+                        details.insert("quarantine_id".into(), serde_json::Value::Null);
+                        details.insert("quarantine".into(), json!("too large to keep"));
+                    }
+                    cursor.append(c, &refusal, now)?;
+                    Done::Quarantine(admission)
+                }
                 Job::Submission {
                     row,
                     images,
                     actor_details,
+                    replay,
                     ..
-                } => Done::Submission(plan_one(
-                    &mut cursor,
-                    &mut known,
-                    &mut pending,
-                    row,
-                    images,
-                    actor_details,
-                    now,
-                )),
+                } => {
+                    let outcome = plan_one(
+                        &mut cursor,
+                        &mut known,
+                        &mut pending,
+                        row,
+                        images,
+                        actor_details,
+                        now,
+                    );
+                    if let Some(tag) = replay {
+                        // The entry is marked after the row it points to is written.
+                        pending.flush(c)?;
+                        settle_replay(c, &mut cursor, tag, row, &outcome, now)?;
+                    }
+                    Done::Submission(outcome)
+                }
             });
         }
         pending.flush(c)?;
@@ -365,6 +452,59 @@ impl Pending<'_> {
         self.events.clear();
         Ok(())
     }
+}
+
+/// Marks a replayed quarantine entry by what happened to its submission, with an audit event naming both.
+fn settle_replay(
+    c: &mut DbConnection,
+    cursor: &mut ChainCursor,
+    tag: &ReplayTag,
+    row: &SubmissionRow,
+    outcome: &SubmitOutcome,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    let (kind, reference, details) = match outcome {
+        SubmitOutcome::Stored { reference, .. } => {
+            quarantine::mark_replayed(c, &tag.quarantine_id, reference.as_str(), now)?;
+            ("quarantine_replayed", reference, json!({}))
+        }
+        SubmitOutcome::Replayed { reference, .. } => {
+            quarantine::mark_replayed(c, &tag.quarantine_id, reference.as_str(), now)?;
+            (
+                "quarantine_replayed",
+                reference,
+                json!({"already_stored": true}),
+            )
+        }
+        SubmitOutcome::Conflict { reference } => {
+            quarantine::record_failure(
+                c,
+                &tag.quarantine_id,
+                "duplicate_conflict",
+                "the requester id was already used for a different payload",
+                409,
+                now,
+            )?;
+            (
+                "quarantine_replay_failed",
+                reference,
+                json!({"code": "duplicate_conflict", "status": 409}),
+            )
+        }
+    };
+    let mut details = details;
+    if let Some(map) = details.as_object_mut() {
+        map.insert("quarantine_id".into(), json!(tag.quarantine_id));
+    }
+    let draft = AuditDraft {
+        kind: kind.into(),
+        actor: Some(tag.actor.clone()),
+        reference: Some(reference.clone()),
+        requester_id: Some(row.requester_id.clone()),
+        details,
+    };
+    cursor.append(c, &draft, now)?;
+    Ok(())
 }
 
 /// Decides a submission's outcome against what is stored and what this batch stored before it, and queues its
@@ -451,6 +591,7 @@ mod tests {
             batch_max_bytes: 1 << 20,
             batch_max_wait: wait,
             queue_depth: 16,
+            quarantine_max_bytes: 1 << 20,
         }
     }
 

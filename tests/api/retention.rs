@@ -18,6 +18,7 @@ fn policy(images: u32, records: u32, audit: u32) -> RetentionPolicy {
         images_days: images,
         records_days: records,
         audit_days: audit,
+        quarantine_days: 0,
         batch_size: 1,
     }
 }

@@ -215,3 +215,142 @@ fn check_config_warns_about_every_unauthenticated_mode() {
         );
     }
 }
+
+fn write_case(dir: &std::path::Path, name: &str, payload: &[u8], expected: &serde_json::Value) {
+    std::fs::write(dir.join(format!("{name}.json")), payload).expect("payload");
+    std::fs::write(
+        dir.join(format!("{name}.expected.json")),
+        expected.to_string(),
+    )
+    .expect("expected");
+}
+
+#[test]
+fn golden_cases_pass_then_a_changed_threshold_fails_naming_the_case() {
+    use serde_json::json;
+    let cases = tempfile::tempdir().expect("cases");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let small = std::fs::read(fixtures.join("ditto-v3-small.json")).expect("fixture");
+    write_case(
+        cases.path(),
+        "chip-bypassed",
+        &small,
+        &json!({"decision": "pending_review", "reasons": ["nfc_not_verified"],
+                "fields": {"document_number": "XB2215279"}, "mapping": "ditto-v3",
+                "now": "2026-11-30T00:00:00Z"}),
+    );
+    write_case(
+        cases.path(),
+        "rejectable",
+        &std::fs::read(fixtures.join("ditto-v3-rejectable.json")).expect("fixture"),
+        &json!({"decision": "rejected"}),
+    );
+    let mut unknown: serde_json::Value = serde_json::from_slice(&small).expect("json");
+    unknown["kyc_info"]["document"]["version"] = json!("9.9");
+    write_case(
+        cases.path(),
+        "unknown-version",
+        unknown.to_string().as_bytes(),
+        &json!({"error": "mapping_failed"}),
+    );
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let run = |dir: &std::path::Path| {
+        kyc()
+            .args(["mappings", "test", "--cases"])
+            .arg(cases.path())
+            .arg("--dir")
+            .arg(dir)
+            .output()
+            .expect("run")
+    };
+    let out = run(&shipped);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 case(s) passed"), "{stdout}");
+
+    let changed = tempfile::tempdir().expect("changed");
+    let text = std::fs::read_to_string(shipped.join("ditto-v3.toml")).expect("mapping");
+    std::fs::write(
+        changed.path().join("ditto-v3.toml"),
+        text.replace("< 1.6", "< 3.0"),
+    )
+    .expect("write");
+    let out = run(changed.path());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL  chip-bypassed"), "{stdout}");
+    assert!(
+        stdout.contains("decision: expected pending_review, got rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("reasons: unexpected face_mismatch"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    rejectable"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 of 3 case(s) failed"), "{stderr}");
+
+    // A broken expectation file is named with its line.
+    std::fs::write(
+        cases.path().join("rejectable.expected.json"),
+        "{\n\"decison\": 1}",
+    )
+    .expect("w");
+    let out = run(&shipped);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("rejectable.expected.json:2:"), "{stderr}");
+}
+
+#[test]
+fn mappings_test_explains_each_rule_at_a_fixed_clock() {
+    let payload =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ditto-v3-small.json");
+    let run = |now: &str| {
+        let out = kyc()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["mappings", "test", "--explain", "--now", now, "--payload"])
+            .arg(&payload)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let today = run("2026-11-30");
+    assert_eq!(
+        today["decision"]["reasons"],
+        serde_json::json!(["nfc_not_verified"])
+    );
+    let rules = today["explain"].as_array().expect("rules");
+    let face = rules
+        .iter()
+        .find(|r| r["reason"] == "face_mismatch")
+        .expect("face rule");
+    assert_eq!(face["matched"], false);
+    assert_eq!(face["looked_at"][0]["value_of"], "fields.face_match_score");
+    assert_eq!(face["looked_at"][0]["value"], 2.3629);
+    // After the document's expiry (2032-10-02) the same payload is expired: the clock is the only change.
+    let later = run("2033-01-01");
+    let reasons = later["decision"]["reasons"].as_array().expect("reasons");
+    assert!(
+        reasons.contains(&serde_json::json!("document_expired")),
+        "{later}"
+    );
+    let bad = kyc()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["mappings", "test", "--now", "soon", "--payload"])
+        .arg(&payload)
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--now soon"));
+}

@@ -24,6 +24,7 @@ mod mtls;
 mod openapi;
 mod outage;
 mod privacy;
+mod quarantine;
 mod records;
 mod records_cli;
 mod records_support;

@@ -80,7 +80,8 @@ async fn an_untouched_trail_verifies(app: &TestApp) {
     populate(app).await;
     let report = verify(app);
     assert!(report.ok, "{report:?}");
-    assert_eq!((report.events_checked, report.submissions_checked), (5, 3));
+    // The start-up's mapping activation, three stored submissions, one replay and one refusal.
+    assert_eq!((report.events_checked, report.submissions_checked), (6, 3));
     let (ok, text) = cli_verify(app);
     assert!(ok && text.contains("audit trail intact"), "{text}");
 }
@@ -105,8 +106,8 @@ both_backends!(a_deleted_event_is_named);
 
 async fn a_deleted_last_event_is_named(app: &TestApp) {
     populate(app).await;
-    tamper(app, "DELETE FROM audit_events WHERE seq = 5");
-    assert_broken_at(app, 5, "truncated");
+    tamper(app, "DELETE FROM audit_events WHERE seq = 6");
+    assert_broken_at(app, 6, "truncated");
 }
 both_backends!(a_deleted_last_event_is_named);
 
@@ -164,7 +165,7 @@ async fn concurrent_writers_keep_one_unbroken_chain(app: &TestApp) {
     assert!(report.ok, "{report:?}");
     assert_eq!(
         (report.events_checked, report.submissions_checked),
-        (60, 45)
+        (61, 45)
     );
 }
 both_backends!(concurrent_writers_keep_one_unbroken_chain);

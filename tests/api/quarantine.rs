@@ -351,7 +351,7 @@ async fn a_missing_mapping_is_recoverable(backend: Backend) {
     let (_, verify) = get(&app, "/v1/audit/verify", &auditor).await;
     assert_eq!(verify["ok"], true, "{verify}");
     let activations: Vec<Value> = app
-        .audit_events()
+        .all_audit_events()
         .into_iter()
         .filter(|(k, _, _)| k == "mapping_set_activated")
         .map(|(_, _, d)| serde_json::from_str(&d).expect("details"))

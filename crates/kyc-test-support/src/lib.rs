@@ -353,8 +353,16 @@ impl TestApp {
         store::submissions::count(&mut self.db()).expect("count")
     }
 
-    /// (kind, requester_id, details) of every audit event, in order.
+    /// (kind, requester_id, details) of every audit event in order, except the mapping activations that each
+    /// start of the service appends (`all_audit_events` has them).
     pub fn audit_events(&self) -> Vec<(String, Option<String>, String)> {
+        let mut events = self.all_audit_events();
+        events.retain(|(kind, _, _)| kind != "mapping_set_activated");
+        events
+    }
+
+    /// (kind, requester_id, details) of every audit event, in order.
+    pub fn all_audit_events(&self) -> Vec<(String, Option<String>, String)> {
         audit_events::table
             .order(audit_events::seq)
             .select((

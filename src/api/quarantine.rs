@@ -95,8 +95,9 @@ struct ShowQuery {
     /// `true` to include the body (needs `kyc:read_pii`; audited as `quarantine_body_read`).
     #[param(value_type = Option<bool>)]
     body: Option<String>,
-    /// Why personal data is read (required with `body=true` when `audit.require_purpose`).
-    #[param(min_length = 1, max_length = 200, pattern = r"\S")]
+    /// Why personal data is read (required with `body=true` when `audit.require_purpose`): at most 200
+    /// characters without control characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     purpose: Option<String>,
 }
 
@@ -130,6 +131,10 @@ pub async fn show(
     let principal = authorize(&req, &state, scopes::KYC_ADMIN).await?;
     let q: ShowQuery = query::parse(&req)?;
     let with_body = flag("body", q.body.as_deref())?;
+    if q.purpose.is_some() {
+        // Checked whenever given, so a malformed one is refused whether or not the body is read.
+        purpose(&state, q.purpose.as_deref())?;
+    }
     let purpose = if with_body {
         if !principal.has(scopes::KYC_READ_PII) {
             return Err(ApiError::InsufficientScope {

@@ -42,6 +42,13 @@ pub struct Refusal {
     pub error: IntakeError,
     /// A plain requester id, if one was present.
     pub requester_id: Option<String>,
+    /// What else was seen of the body, for the quarantine (boxed: refusals travel in `Result`s).
+    pub seen: Box<Seen>,
+}
+
+/// What a refused body showed besides its requester id.
+#[derive(Debug, Default)]
+pub struct Seen {
     /// The user id, if one was present: only ever turned into the subject's keyed pseudonym (quarantine).
     pub user_id: Option<String>,
     /// Which key opened the body, or how many failed (labels only).
@@ -111,7 +118,10 @@ pub fn open(
             e.keys_tried()
         );
         Refusal {
-            key_label: Some(format!("none of {} key(s)", e.keys_tried())),
+            seen: Box::new(Seen {
+                user_id: None,
+                key_label: Some(format!("none of {} key(s)", e.keys_tried())),
+            }),
             ..Refusal::bare(IntakeError::Decrypt)
         }
     })?;
@@ -129,16 +139,21 @@ pub fn prepare(
     protection: &Protection,
 ) -> Result<Prepared, Refusal> {
     let root = payload::parse(plaintext).map_err(|error| Refusal {
-        key_label: ctx.key_label.clone(),
+        seen: Box::new(Seen {
+            user_id: None,
+            key_label: ctx.key_label.clone(),
+        }),
         ..Refusal::bare(error.into())
     })?;
     let refuse = |error: IntakeError| Refusal {
         error,
         requester_id: payload::loggable_requester_id(&root),
-        user_id: payload::lookup(&root, "request_info.user_id")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        key_label: ctx.key_label.clone(),
+        seen: Box::new(Seen {
+            user_id: payload::lookup(&root, "request_info.user_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            key_label: ctx.key_label.clone(),
+        }),
     };
     // Ditto-shaped bodies get the strict envelope checks; custom template bodies rely on their mapping.
     let envelope = if root.get("request_info").is_some() || root.get("kyc_info").is_some() {

@@ -387,7 +387,7 @@ pub async fn replay(
             report.outcome = "already_stored".into();
             report.reference = Some(reference.as_str().to_string());
         }
-        SubmitOutcome::Conflict { reference } => {
+        SubmitOutcome::Conflict { reference, .. } => {
             report.outcome = "refused".into();
             report.reference = Some(reference.as_str().to_string());
             report.error = Some(Answered {

@@ -75,9 +75,9 @@ pub async fn submit(
             let intake::Refusal {
                 error,
                 requester_id,
-                user_id,
-                key_label,
+                seen,
             } = refusal;
+            let intake::Seen { user_id, key_label } = *seen;
             let err = ApiError::from(error);
             let kept = Kept {
                 body,
@@ -95,12 +95,6 @@ pub async fn submit(
     }));
     LogFields::update(&req, |f| f.requester_id = requester_id);
     drop(arrival);
-    // A conflicting retry is kept as evidence: these are what it needs of the submission once stored.
-    let ids = (
-        prepared.submission.requester_id.clone(),
-        prepared.submission.user_id.clone(),
-        prepared.submission.decryption_key.clone(),
-    );
     let outcome = state
         .writer
         .submit(prepared.submission, prepared.audit_details)
@@ -108,15 +102,19 @@ pub async fn submit(
     match outcome {
         SubmitOutcome::Stored { response_body, .. }
         | SubmitOutcome::Replayed { response_body, .. } => confirmation(&state, response_body),
-        SubmitOutcome::Conflict { .. } => {
-            let (requester_id, user_id, key_label) = ids;
+        SubmitOutcome::Conflict {
+            requester_id,
+            user_id,
+            ..
+        } => {
+            // Kept as evidence.
             let kept = Kept {
                 body,
                 received_at,
                 client_id: principal.client_id.clone(),
                 requester_id: Some(requester_id),
                 user_id: Some(user_id),
-                key_label,
+                key_label: None,
             };
             Err(keep_refused(
                 &state,

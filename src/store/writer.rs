@@ -45,6 +45,11 @@ pub enum SubmitOutcome {
     Conflict {
         /// The reference of the earlier submission.
         reference: Reference,
+        /// The refused submission's requester id and user id (for its quarantine entry; copied only on a
+        /// conflict).
+        requester_id: String,
+        /// See `requester_id`.
+        user_id: String,
     },
 }
 
@@ -476,7 +481,7 @@ fn settle_replay(
                 json!({"already_stored": true}),
             )
         }
-        SubmitOutcome::Conflict { reference } => {
+        SubmitOutcome::Conflict { reference, .. } => {
             quarantine::record_failure(
                 c,
                 &tag.quarantine_id,
@@ -541,7 +546,11 @@ fn plan_one<'a>(
                 json!({"stored_digest": existing.payload_digest, "new_digest": row.payload_digest});
             let event = cursor.next_event(&draft("duplicate_conflict", &reference, facts), now);
             pending.events.push(event);
-            SubmitOutcome::Conflict { reference }
+            SubmitOutcome::Conflict {
+                reference,
+                requester_id: row.requester_id.clone(),
+                user_id: row.user_id.clone(),
+            }
         };
     }
     pending.submissions.push(row);

@@ -90,6 +90,7 @@ struct CasePage {
     client: String,
     mapping: String,
     mapping_hash: String,
+    mapping_hash_full: String,
     mapping_changed: bool,
     content_ok: bool,
     claim: Option<String>,
@@ -359,6 +360,7 @@ fn render(
         client: s.client_id.clone().unwrap_or_else(|| "—".into()),
         mapping: s.mapping_name.clone(),
         mapping_hash: s.mapping_hash.chars().take(12).collect(),
+        mapping_hash_full: s.mapping_hash.clone(),
         mapping_changed,
         content_ok: detail.content_hash_ok,
         claim: claim

@@ -19,6 +19,7 @@ mod login;
 mod mappings;
 mod oidc;
 mod overview;
+mod quarantine;
 mod queue;
 mod search;
 pub mod session;
@@ -54,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(search::configure)
             .configure(audit::configure)
             .configure(overview::configure)
-            .configure(mappings::configure),
+            .configure(mappings::configure)
+            .configure(quarantine::configure),
     );
 }
 

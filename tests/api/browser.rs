@@ -24,12 +24,16 @@ async fn console_in_a_browser(backend: Backend, name: &str) {
     let app = TestApp::spawn(backend, "").await;
     submit_many(&app, "ditto-v3-full.json", 2, "browser").await;
     submit_many(&app, "ditto-v3-small.json", 3, "browser-small").await;
+    // One refused submission for the quarantine page.
+    let mut unknown = fixture_json("ditto-v3-small.json");
+    unknown["kyc_info"]["document"]["version"] = serde_json::json!("9.9");
+    assert_eq!(app.submit(unknown.to_string()).await.status(), 422);
     let mut db = app.db();
     let reviewer = accounts::add(
         &mut db,
         "alice",
         Some("Alice Example"),
-        "reviewer,pii,images",
+        "reviewer,pii,images,admin",
         "cli:test",
     )
     .expect("user");

@@ -457,3 +457,92 @@ mod four_eyes_backends {
         four_eyes(&app).await;
     }
 }
+
+async fn an_admin_replays_and_drops_quarantined_submissions(app: &TestApp) {
+    let mut body = fixture_json("ditto-v3-small.json");
+    body["kyc_info"]["document"]["version"] = serde_json::json!("9.9");
+    body["request_info"]["requester_id"] = serde_json::json!("console-q");
+    assert_eq!(app.submit(body.to_string()).await.status(), 422);
+
+    let (mut reviewer, _) = sign_in(app, "rita", "reviewer").await;
+    let (status, _, _) = reviewer.get("/console/admin/quarantine").await;
+    assert_eq!(status, 403);
+
+    let (mut admin, _) = sign_in(app, "ada", "admin").await;
+    let (status, page, _) = admin.get("/console/admin/quarantine").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("console-q") && page.contains("mapping_failed"),
+        "{page}"
+    );
+    assert!(!page.contains("Kowalski"), "no body on the page");
+    let id = page
+        .split("class=\"mono\">Q-")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .map(|s| format!("Q-{s}"))
+        .expect("an entry id");
+    let csrf = hidden(&page, "csrf");
+
+    let (status, _, to) = admin
+        .post(
+            &format!("/console/admin/quarantine/{id}/dry-run"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = admin.get(to.as_deref().expect("location")).await;
+    assert!(
+        page.contains("still refused") && page.contains("422 mapping_failed"),
+        "{page}"
+    );
+
+    // A forged form (no CSRF token) changes nothing.
+    let (status, _, _) = admin
+        .post(
+            &format!("/console/admin/quarantine/{id}/drop"),
+            &[("csrf", "nope")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, to) = admin
+        .post(
+            &format!("/console/admin/quarantine/{id}/drop"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = admin.get(to.as_deref().expect("location")).await;
+    assert!(
+        page.contains("dropped") && page.contains("Nothing here"),
+        "{page}"
+    );
+    let kinds: Vec<String> = app.audit_events().into_iter().map(|e| e.0).collect();
+    assert!(
+        !kinds.contains(&"quarantine_replay_failed".to_string()),
+        "a dry run writes nothing"
+    );
+    assert!(kinds.contains(&"quarantine_dropped".to_string()));
+
+    // The rules a record was decided by, as they were: linked from the case page.
+    let stored =
+        crate::records_support::submit_many(app, "ditto-v3-small.json", 1, "console-m").await;
+    let (_, case, _) = reviewer.get(&format!("/console/cases/{}", stored[0])).await;
+    let link = case
+        .split("href=\"/console/mappings/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("mapping link");
+    let (status, version, _) = reviewer.get(&format!("/console/mappings/{link}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        version.contains("name = &quot;ditto-v3&quot;")
+            || version.contains("name = &#34;ditto-v3&#34;"),
+        "{version}"
+    );
+    let (status, _, _) = reviewer
+        .get(&format!("/console/mappings/{}", "0".repeat(64)))
+        .await;
+    assert_eq!(status, 404);
+}
+both_backends!(an_admin_replays_and_drops_quarantined_submissions);

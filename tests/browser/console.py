@@ -121,10 +121,18 @@ def reviewer_flow(browser):
                                headers={"Origin": BASE})
     check(answer.status == 403, f"a form without CSRF token got {answer.status}")
 
+    page.goto(f"{BASE}/console/cases/{reference}")
+    version = page.locator("a[href^='/console/mappings/']").first.get_attribute("href")
     for path, name in [("/console/search", "search"), ("/console/audit", "audit"),
-                       ("/console/overview", "overview")]:
+                       ("/console/overview", "overview"), ("/console/admin/mappings", "mappings"),
+                       ("/console/admin/quarantine", "quarantine"), (version, "mapping-version")]:
         page.goto(f"{BASE}{path}")
         accessible(page, name)
+    page.goto(f"{BASE}/console/admin/quarantine")
+    page.locator("button:has-text('Dry run')").first.click()
+    page.wait_for_url("**/console/admin/quarantine?message=**")
+    check("still refused" in page.inner_text("main"), "the dry run's outcome is not shown")
+    accessible(page, "quarantine-dry-run")
     page.goto(f"{BASE}/console/audit")
     page.click("text=Verify the trail")
     check("Chain intact" in page.inner_text("#verify-result"), "the trail does not verify")

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod error;
 pub mod export;
 mod health;
+mod mapping_versions;
 pub mod openapi;
 pub mod peer;
 mod quarantine;

@@ -115,6 +115,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         super::review::review, super::trail::events, super::trail::verify, super::export::export,
         super::quarantine::list, super::quarantine::show, super::quarantine::replay_one,
         super::quarantine::replay_many, super::quarantine::drop_entry, super::trace::trace,
+        super::mapping_versions::show,
     ),
     components(schemas(ErrorBody, OAuthErrorBody, TokenForm, TokenAnswer, Confirmation, SubmissionBody)),
     tags(

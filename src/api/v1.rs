@@ -3,7 +3,9 @@
 
 use actix_web::web;
 
-use super::{export, openapi, quarantine, records, resource, review, trace, trail};
+use super::{
+    export, mapping_versions, openapi, quarantine, records, resource, review, trace, trail,
+};
 
 /// Mounts the `/v1/…` routes and `/openapi.json`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -21,6 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/verify", "GET").route(web::get().to(trail::verify)))
         .service(resource("/v1/export", "GET").route(web::get().to(export::export)))
         .service(resource("/v1/trace", "GET").route(web::get().to(trace::trace)))
+        .service(
+            resource("/v1/mappings/{sha256}", "GET").route(web::get().to(mapping_versions::show)),
+        )
         .service(resource("/v1/quarantine", "GET").route(web::get().to(quarantine::list)))
         .service(
             resource("/v1/quarantine/replay", "POST")

@@ -371,6 +371,15 @@ async fn a_missing_mapping_is_recoverable(backend: Backend) {
         &["mappings", "show", "--hash", &row.mapping_hash[..12]],
     ));
     assert_eq!(shown, mapping_for_version("9.9"));
+    let (status, version) = get(
+        &app,
+        &format!("/v1/mappings/{}", row.mapping_hash),
+        &auditor,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(version["content"], mapping_for_version("9.9").as_str());
+    assert_eq!(version["name"], "ditto-v9.9");
 
     // The story of q-1, over HTTP and on the command line.
     let (_, story) = get(&app, "/v1/trace?requester_id=q-1", &auditor).await;

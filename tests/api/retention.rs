@@ -184,3 +184,40 @@ async fn rotating_data_keys_reseals_everything_and_can_resume(app: &TestApp) {
     assert!(audit::verify(&mut db).expect("verify").ok);
 }
 both_backends!(rotating_data_keys_reseals_everything_and_can_resume);
+
+async fn quarantine_entries_expire_with_an_audit_event(app: &TestApp) {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("ditto-v3-small.json")).expect("json");
+    body["kyc_info"]["document"]["version"] = serde_json::json!("9.9");
+    assert_eq!(app.submit(body.to_string()).await.status(), 422);
+    let mut db = app.db();
+    let count = |db: &mut kyc_receiver::store::DbConnection| {
+        kyc_receiver::store::quarantine::list(db, &Default::default(), None, 100)
+            .expect("list")
+            .len()
+    };
+    assert_eq!(count(&mut db), 1);
+    let policy = RetentionPolicy {
+        quarantine_days: 30,
+        ..policy(0, 0, 0)
+    };
+    let key = checkpoint_key();
+    let now = Utc::now().naive_utc();
+    let early = run(&mut db, &policy, &key, now + Duration::days(29), false).expect("run");
+    assert_eq!(early.quarantine_deleted, 0);
+    let dry = run(&mut db, &policy, &key, now + Duration::days(31), true).expect("dry run");
+    assert_eq!((dry.quarantine_deleted, count(&mut db)), (1, 1));
+    let done = run(&mut db, &policy, &key, now + Duration::days(31), false).expect("run");
+    assert_eq!((done.quarantine_deleted, count(&mut db)), (1, 0));
+    let kinds: Vec<String> = app.audit_events().into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("retention_quarantine")
+    );
+    assert!(
+        audit::verify_with_key(&mut db, Some(&key))
+            .expect("verify")
+            .ok
+    );
+}
+both_backends!(quarantine_entries_expire_with_an_audit_event);

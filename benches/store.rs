@@ -116,6 +116,7 @@ fn bench_backend(c: &mut Criterion, label: &str, url: &str) {
             batch_max_wait: std::time::Duration::ZERO,
             queue_depth: CHUNK as usize,
             quarantine_max_bytes: 1 << 20,
+            events: true,
         };
         let (writer, threads) = Writer::start(pool(url), limits);
         group.bench_function(BenchmarkId::new("rows", batch), |b| {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod console;
 
 pub mod decision;
+pub mod events;
 
 pub mod intake;
 pub mod mapping;

@@ -52,6 +52,8 @@ pub struct Application {
     port: u16,
     scheme: &'static str,
     server: Server,
+    // Delivers webhooks while the application lives; dropped (and so stopped) with it.
+    _dispatcher: Option<crate::events::deliver::Dispatcher>,
 }
 
 impl Application {
@@ -107,6 +109,19 @@ impl Application {
         }
         record_mapping_activations(&pool, &mappings).await?;
         let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings));
+        let dispatcher = if settings.webhooks.endpoints.is_empty() {
+            None
+        } else {
+            let (pool, webhooks, commits) =
+                (pool.clone(), settings.webhooks.clone(), writer.commits());
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    crate::events::deliver::Dispatcher::start(pool, &webhooks, commits)
+                })
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))??,
+            )
+        };
         if store::retention::RetentionPolicy::of(&settings).enabled() {
             spawn_retention(pool.clone(), &settings, protection.checkpoint_key());
         }
@@ -204,6 +219,7 @@ impl Application {
             port,
             scheme,
             server: server.run(),
+            _dispatcher: dispatcher,
         })
     }
 
@@ -345,6 +361,7 @@ pub fn writer_limits(settings: &Settings) -> WriterLimits {
         batch_max_wait: Duration::from_micros(db.batch_max_wait_us),
         queue_depth: db.queue_depth,
         quarantine_max_bytes: settings.quarantine.max_bytes,
+        events: settings.events.enabled,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod connections;
 pub mod error;
+mod events;
 pub mod export;
 mod health;
 mod mapping_versions;

@@ -115,7 +115,8 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         super::review::review, super::trail::events, super::trail::verify, super::export::export,
         super::quarantine::list, super::quarantine::show, super::quarantine::replay_one,
         super::quarantine::replay_many, super::quarantine::drop_entry, super::trace::trace,
-        super::mapping_versions::show,
+        super::mapping_versions::show, super::events::feed, super::events::webhooks,
+        super::events::webhook_action,
     ),
     components(schemas(ErrorBody, OAuthErrorBody, TokenForm, TokenAnswer, Confirmation, SubmissionBody)),
     tags(
@@ -126,6 +127,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         (name = "auth", description = "OAuth2 client credentials"),
         (name = "privacy", description = "Erasure of a data subject"),
         (name = "quarantine", description = "Refused submissions kept for replay"),
+        (name = "events", description = "Decision events: the change feed and webhook delivery"),
         (name = "operations", description = "Health and this document"),
     )
 )]
@@ -157,6 +159,10 @@ pub fn document(submit_path: &str, token_path: &str) -> utoipa::openapi::OpenApi
             "operate the service: readiness details and metrics",
         ),
         (scopes::KYC_ADMIN, "administer the service"),
+        (
+            scopes::KYC_EVENTS,
+            "read the change feed of decision events",
+        ),
     ];
     let mut oauth2 = OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
         token_path,

@@ -66,6 +66,7 @@ pub async fn erase(
     let user_id = path.into_inner();
     let pseudonym = state.protection.subject_pseudonym(&user_id);
     let actor = principal.client_id;
+    let emit = state.settings.events.enabled;
     let receipt = with_db(&state, move |conn| {
         Ok(store::erasure::erase_subject(
             conn,
@@ -74,6 +75,7 @@ pub async fn erase(
             &reason,
             &actor,
             Utc::now().naive_utc(),
+            emit,
         )?)
     })
     .await?;

@@ -4,7 +4,7 @@
 use actix_web::web;
 
 use super::{
-    export, mapping_versions, openapi, quarantine, records, resource, review, trace, trail,
+    events, export, mapping_versions, openapi, quarantine, records, resource, review, trace, trail,
 };
 
 /// Mounts the `/v1/…` routes and `/openapi.json`.
@@ -23,6 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/verify", "GET").route(web::get().to(trail::verify)))
         .service(resource("/v1/export", "GET").route(web::get().to(export::export)))
         .service(resource("/v1/trace", "GET").route(web::get().to(trace::trace)))
+        .service(resource("/v1/events", "GET").route(web::get().to(events::feed)))
+        .service(resource("/v1/webhooks", "GET").route(web::get().to(events::webhooks)))
+        .service(
+            resource("/v1/webhooks/{name}/{action}", "POST")
+                .route(web::post().to(events::webhook_action)),
+        )
         .service(
             resource("/v1/mappings/{sha256}", "GET").route(web::get().to(mapping_versions::show)),
         )

@@ -29,8 +29,10 @@ pub mod scopes {
     pub const KYC_METRICS: &str = "kyc:metrics";
     /// Administer the service.
     pub const KYC_ADMIN: &str = "kyc:admin";
+    /// Read the change feed of decision events.
+    pub const KYC_EVENTS: &str = "kyc:events";
     /// Every scope above, for validation of configured clients.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         KYC_SUBMIT,
         KYC_READ,
         KYC_READ_PII,
@@ -39,6 +41,7 @@ pub mod scopes {
         KYC_ERASE,
         KYC_METRICS,
         KYC_ADMIN,
+        KYC_EVENTS,
     ];
 
     /// Whether `scope` is one of [`ALL`].

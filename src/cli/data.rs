@@ -87,6 +87,7 @@ pub fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(),
         reason.trim(),
         &format!("cli:{operator}"),
         chrono::Utc::now().naive_utc(),
+        host.settings.events.enabled,
     )
     .map_err(|e| format!("database error: {e}"))?;
     print_json(&receipt)

@@ -18,6 +18,7 @@ mod mappings;
 mod quarantine;
 mod records;
 mod users;
+mod webhooks;
 
 /// Receiver for identity-verification (KYC) results pushed by an upstream IDV platform.
 #[derive(Debug, Parser)]
@@ -97,6 +98,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: quarantine::QuarantineCommand,
+    },
+    /// Webhook endpoints: list, redeliver, pause, resume.
+    Webhooks {
+        /// What to do.
+        #[command(subcommand)]
+        command: webhooks::WebhooksCommand,
     },
     /// Everything that happened to one push: refused, quarantined, replayed, stored, reviewed.
     Trace {
@@ -237,6 +244,7 @@ pub fn run() -> ExitCode {
         Command::Records { command } => records::run(cli.config, command),
         Command::Users { command } => users::run(cli.config, command),
         Command::Quarantine { command } => quarantine::run(cli.config, command),
+        Command::Webhooks { command } => webhooks::run(cli.config, command),
         Command::Trace { requester_id, json } => records::trace(cli.config, &requester_id, json),
         Command::Clients {
             command: ClientsCommand::Add { name, scopes, json },

@@ -19,6 +19,7 @@ mod quarantine;
 mod server;
 mod shipped;
 mod storage;
+mod webhooks;
 
 pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
 pub use console::{ConsoleSettings, OidcSettings, ROLES as CONSOLE_ROLES};
@@ -26,6 +27,10 @@ pub use database::{BadDatabaseUrl, DatabaseSettings, DbUrl};
 pub use quarantine::QuarantineSettings;
 pub use server::ServerSettings;
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
+pub use webhooks::{
+    EVENT_KINDS, EndpointSettings, EventsSettings, WebhooksSettings, decode_secret, is_loopback,
+    is_private,
+};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -65,6 +70,12 @@ pub struct Settings {
     /// Refused submissions kept for replay.
     #[serde(default)]
     pub quarantine: QuarantineSettings,
+    /// Decision events (outbox and change feed).
+    #[serde(default)]
+    pub events: EventsSettings,
+    /// Webhook endpoints the decision events are delivered to.
+    #[serde(default)]
+    pub webhooks: WebhooksSettings,
 }
 
 /// `[encryption.request]` and `[encryption.response]`; both off unless enabled.
@@ -217,6 +228,13 @@ impl Settings {
         }
         self.server.validate_limits()?;
         self.console.validate()?;
+        self.webhooks.validate()?;
+        if !self.webhooks.endpoints.is_empty() && !self.events.enabled {
+            return Err(ConfigError::Invalid {
+                key: "events.enabled",
+                message: "webhook endpoints are configured but no events are written".into(),
+            });
+        }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "server.max_body_bytes",

@@ -50,10 +50,12 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
-/// The chain head held for the length of one transaction.
+/// The chain head held for the length of one transaction. It also hands out decision-event sequence numbers
+/// (`audit_head.event_seq`): events are written under the same lock, so their commit order is their order.
 pub struct ChainCursor {
     seq: i64,
     hash: String,
+    event_seq: i64,
 }
 
 impl ChainCursor {
@@ -62,11 +64,21 @@ impl ChainCursor {
         diesel::update(audit_head::table.find(1))
             .set(audit_head::seq.eq(audit_head::seq))
             .execute(conn)?;
-        let (seq, hash) = audit_head::table
+        let (seq, hash, event_seq) = audit_head::table
             .find(1)
-            .select((audit_head::seq, audit_head::hash))
-            .first::<(i64, String)>(conn)?;
-        Ok(ChainCursor { seq, hash })
+            .select((audit_head::seq, audit_head::hash, audit_head::event_seq))
+            .first::<(i64, String, i64)>(conn)?;
+        Ok(ChainCursor {
+            seq,
+            hash,
+            event_seq,
+        })
+    }
+
+    /// The next decision event's sequence number.
+    pub fn next_event_seq(&mut self) -> i64 {
+        self.event_seq += 1;
+        self.event_seq
     }
 
     /// Appends one event after the current head.
@@ -106,7 +118,11 @@ impl ChainCursor {
     /// Writes the new head back; call once before the transaction commits.
     pub fn save(self, conn: &mut DbConnection) -> QueryResult<()> {
         diesel::update(audit_head::table.find(1))
-            .set((audit_head::seq.eq(self.seq), audit_head::hash.eq(self.hash)))
+            .set((
+                audit_head::seq.eq(self.seq),
+                audit_head::hash.eq(self.hash),
+                audit_head::event_seq.eq(self.event_seq),
+            ))
             .execute(conn)?;
         Ok(())
     }

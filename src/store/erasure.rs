@@ -43,6 +43,7 @@ pub fn erase_subject(
     reason: &str,
     actor: &str,
     now: NaiveDateTime,
+    emit_event: bool,
 ) -> QueryResult<ErasureReceipt> {
     conn.transaction(|c| {
         let mut cursor = ChainCursor::lock(c)?;
@@ -93,6 +94,18 @@ pub fn erase_subject(
                 .execute(c)?;
             references.push(row.reference);
         }
+        // Events already written about these records name the subject: they get the pseudonym too.
+        let texts: Vec<String> = references.iter().map(|r| r.as_str().to_string()).collect();
+        super::events::pseudonymise(c, &texts, user_id, pseudonym)?;
+        if emit_event {
+            let event = super::events::other_event(
+                &mut cursor,
+                "subject.erased",
+                &json!({"subject": pseudonym, "references": references, "submissions": references.len()}),
+                now,
+            );
+            super::events::insert(c, std::slice::from_ref(&event))?;
+        }
         let audit_seq = cursor.append(
             c,
             &AuditDraft {
@@ -128,7 +141,7 @@ pub fn erase_subject(
 }
 
 /// Replaces every JSON string equal to `from` inside a JSON text (keys untouched).
-fn replace_string(json_text: &str, from: &str, to: &str) -> String {
+pub(crate) fn replace_string(json_text: &str, from: &str, to: &str) -> String {
     fn walk(v: &mut Value, from: &str, to: &str) {
         match v {
             Value::String(s) if s == from => *s = to.to_string(),

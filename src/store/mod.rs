@@ -5,6 +5,7 @@
 pub mod audit_log;
 pub mod console;
 pub mod erasure;
+pub mod events;
 pub mod images;
 pub mod listing;
 pub mod mapping_versions;

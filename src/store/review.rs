@@ -80,6 +80,7 @@ pub fn apply(
     cursor: &mut ChainCursor,
     request: &ReviewRequest,
     now: NaiveDateTime,
+    emit_event: bool,
 ) -> QueryResult<ReviewOutcome> {
     let Some(mut row) = submissions::find(conn, &request.reference)? else {
         return Ok(ReviewOutcome::NotFound);
@@ -135,6 +136,21 @@ pub fn apply(
         },
         now,
     )?;
+    if emit_event {
+        let event = super::events::submission_event(
+            cursor,
+            "submission.reviewed",
+            &row,
+            Some(super::events::ReviewFacts {
+                id: &review.id,
+                reviewer: &request.reviewer,
+                proposed_by: request.proposed_by.as_deref(),
+            }),
+            None,
+            now,
+        );
+        super::events::insert(conn, std::slice::from_ref(&event))?;
+    }
     // The case is decided: its console claim and any four-eyes proposal go with the decision.
     diesel::delete(console_claims::table.find(&row.reference)).execute(conn)?;
     diesel::delete(console_proposals::table.find(&row.reference)).execute(conn)?;

@@ -52,6 +52,7 @@ diesel::table! {
         id -> Integer,
         seq -> BigInt,
         hash -> Text,
+        event_seq -> BigInt,
     }
 }
 
@@ -203,5 +204,45 @@ diesel::table! {
         file_name -> Text,
         content -> Text,
         first_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Decision events (outbox and change feed).
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        reference -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    /// Delivery state per webhook endpoint.
+    webhook_state (endpoint) {
+        endpoint -> Text,
+        cursor -> BigInt,
+        paused -> Bool,
+        attempts -> Integer,
+        first_failure_at -> Nullable<Timestamp>,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        delivered -> BigInt,
+        lease_owner -> Nullable<Text>,
+        leased_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Events an endpoint refused past the retry horizon.
+    webhook_dead_letters (endpoint, seq) {
+        endpoint -> Text,
+        seq -> BigInt,
+        attempts -> Integer,
+        last_error -> Text,
+        dead_at -> Timestamp,
+        redeliver -> Bool,
     }
 }

@@ -68,6 +68,8 @@ pub struct WriterLimits {
     pub queue_depth: usize,
     /// `quarantine.max_bytes`.
     pub quarantine_max_bytes: u64,
+    /// `events.enabled`: write a decision event with every stored submission and review.
+    pub events: bool,
 }
 
 /// A submission that comes out of the quarantine: its entry is marked in the same transaction.
@@ -127,6 +129,7 @@ enum Done {
 pub struct Writer {
     tx: mpsc::Sender<Job>,
     arriving: Arc<AtomicUsize>,
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A submission on its way to the writer (being read or prepared); see [`Writer::arrival`].
@@ -144,17 +147,36 @@ impl Writer {
         let (tx, rx) = mpsc::channel(limits.queue_depth.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let arriving = Arc::new(AtomicUsize::new(0));
+        let committed = Arc::new(tokio::sync::watch::Sender::new(0u64));
         let handles = (0..limits.threads.max(1))
             .filter_map(|i| {
-                let (pool, rx, arriving) = (pool.clone(), rx.clone(), arriving.clone());
+                let (pool, rx, arriving, committed) = (
+                    pool.clone(),
+                    rx.clone(),
+                    arriving.clone(),
+                    committed.clone(),
+                );
                 std::thread::Builder::new()
                     .name(format!("kyc-writer-{i}"))
-                    .spawn(move || writer_loop(&pool, &rx, &arriving, limits))
+                    .spawn(move || writer_loop(&pool, &rx, &arriving, &committed, limits))
                     .map_err(|e| log::error!("cannot start writer thread: {e}"))
                     .ok()
             })
             .collect();
-        (Writer { tx, arriving }, handles)
+        (
+            Writer {
+                tx,
+                arriving,
+                committed,
+            },
+            handles,
+        )
+    }
+
+    /// Changes whenever a batch that could hold decision events committed: the change feed's long polls and
+    /// the webhook dispatchers wait on it instead of polling the database.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     /// Announces a submission that will reach [`Writer::submit`] soon (drop the guard just before calling
@@ -263,6 +285,7 @@ fn writer_loop(
     pool: &Pool,
     rx: &Mutex<mpsc::Receiver<Job>>,
     arriving: &AtomicUsize,
+    committed: &tokio::sync::watch::Sender<u64>,
     limits: WriterLimits,
 ) {
     loop {
@@ -273,7 +296,13 @@ fn writer_loop(
             };
             gather(&mut rx, first, arriving, limits)
         };
+        let signals = batch
+            .iter()
+            .any(|j| matches!(j, Job::Submission { .. } | Job::Review { .. }));
         commit_and_answer(pool, batch, &limits);
+        if signals && limits.events {
+            committed.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 }
 
@@ -390,7 +419,7 @@ fn run_batch(pool: &Pool, batch: &[Job], limits: &WriterLimits) -> Result<Vec<Do
                 Job::Review { request, .. } => {
                     // A review reads the rows it changes: everything before it must be in the database.
                     pending.flush(c)?;
-                    Done::Review(review::apply(c, &mut cursor, request, now)?)
+                    Done::Review(review::apply(c, &mut cursor, request, now, limits.events)?)
                 }
                 Job::Quarantine { row, refusal, .. } => {
                     pending.flush(c)?;
@@ -417,9 +446,13 @@ fn run_batch(pool: &Pool, batch: &[Job], limits: &WriterLimits) -> Result<Vec<Do
                         &mut cursor,
                         &mut known,
                         &mut pending,
-                        row,
-                        images,
-                        actor_details,
+                        Planned {
+                            row,
+                            images,
+                            details: actor_details,
+                            replay: replay.as_ref(),
+                            events: limits.events,
+                        },
                         now,
                     );
                     if let Some(tag) = replay {
@@ -445,6 +478,7 @@ struct Pending<'a> {
     submissions: Vec<&'a SubmissionRow>,
     images: Vec<&'a ImageRow>,
     events: Vec<super::audit_log::AuditEvent>,
+    decisions: Vec<super::events::EventRow>,
 }
 
 impl Pending<'_> {
@@ -452,11 +486,22 @@ impl Pending<'_> {
         submissions::insert(c, &self.submissions)?;
         super::images::insert(c, &self.images)?;
         super::audit_log::insert_events(c, &self.events)?;
+        super::events::insert(c, &self.decisions)?;
         self.submissions.clear();
         self.images.clear();
         self.events.clear();
+        self.decisions.clear();
         Ok(())
     }
+}
+
+/// One submission job's parts, for [`plan_one`].
+struct Planned<'a> {
+    row: &'a SubmissionRow,
+    images: &'a [ImageRow],
+    details: &'a serde_json::Value,
+    replay: Option<&'a ReplayTag>,
+    events: bool,
 }
 
 /// Marks a replayed quarantine entry by what happened to its submission, with an audit event naming both.
@@ -518,11 +563,16 @@ fn plan_one<'a>(
     cursor: &mut ChainCursor,
     known: &mut HashMap<IdempotencyKey, Existing>,
     pending: &mut Pending<'a>,
-    row: &'a SubmissionRow,
-    images: &'a [ImageRow],
-    details: &serde_json::Value,
+    job: Planned<'a>,
     now: chrono::NaiveDateTime,
 ) -> SubmitOutcome {
+    let Planned {
+        row,
+        images,
+        details,
+        replay,
+        events,
+    } = job;
     let draft = |kind: &str, reference: &Reference, details: serde_json::Value| AuditDraft {
         kind: kind.into(),
         actor: row.client_id.clone(),
@@ -560,6 +610,20 @@ fn plan_one<'a>(
         now,
     );
     pending.events.push(event);
+    if events {
+        let (kind, quarantine_id) = match replay {
+            Some(tag) => ("submission.replayed", Some(tag.quarantine_id.as_str())),
+            None => ("submission.decided", None),
+        };
+        pending.decisions.push(super::events::submission_event(
+            cursor,
+            kind,
+            row,
+            None,
+            quarantine_id,
+            now,
+        ));
+    }
     known.insert(
         key,
         Existing {
@@ -601,6 +665,7 @@ mod tests {
             batch_max_wait: wait,
             queue_depth: 16,
             quarantine_max_bytes: 1 << 20,
+            events: true,
         }
     }
 

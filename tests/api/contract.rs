@@ -5,8 +5,7 @@
 
 use crate::helpers::{Backend, TestApp};
 
-const ALL_SCOPES: &str =
-    "kyc:submit kyc:read kyc:read_pii kyc:images kyc:review kyc:erase kyc:metrics kyc:admin";
+const ALL_SCOPES: &str = "kyc:submit kyc:read kyc:read_pii kyc:images kyc:review kyc:erase kyc:metrics kyc:admin kyc:events";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_and_the_service_agree() {

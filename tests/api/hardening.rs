@@ -395,6 +395,7 @@ async fn a_rotation_racing_an_erasure_never_restores_the_erased_data(app: &TestA
         "request 9",
         "dpo",
         chrono::Utc::now().naive_utc(),
+        true,
     )
     .expect("erase");
     let written = rotation::write_records(&mut db, &planned, "t2").expect("write");

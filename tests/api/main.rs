@@ -32,3 +32,4 @@ mod retention;
 mod review;
 mod submit;
 mod submit_errors;
+mod webhooks;

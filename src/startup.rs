@@ -280,11 +280,12 @@ fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 
             .await;
             match outcome {
                 Ok(Ok(report)) if report.batches > 0 => log::info!(
-                    "retention: {} image(s), {} record(s), {} audit event(s), {} quarantine entr(y/ies) removed",
+                    "retention: {} image(s), {} record(s), {} audit event(s), {} quarantine entr(y/ies), {} decision event(s) removed",
                     report.images_deleted,
                     report.records_deleted,
                     report.audit_events_removed,
-                    report.quarantine_deleted
+                    report.quarantine_deleted,
+                    report.events_deleted
                 ),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => log::warn!("retention run failed: {e}"),

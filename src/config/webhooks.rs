@@ -29,6 +29,9 @@ pub struct EventsSettings {
     pub enabled: bool,
     /// Longest `wait` of `GET /v1/events`.
     pub max_wait_secs: u64,
+    /// Events are deleted this many days after they happened, once every endpoint is past them and none is
+    /// a dead letter (0 keeps them). Feed consumers further behind than this miss them.
+    pub retention_days: u32,
 }
 
 impl Default for EventsSettings {
@@ -36,6 +39,7 @@ impl Default for EventsSettings {
         EventsSettings {
             enabled: true,
             max_wait_secs: 30,
+            retention_days: 30,
         }
     }
 }

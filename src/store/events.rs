@@ -491,3 +491,34 @@ pub fn set_paused(conn: &mut DbConnection, name: &str, paused: bool) -> QueryRes
         .execute(conn)?
         == 1)
 }
+
+/// Up to `limit` events older than `cutoff` that every endpoint is past and no dead letter holds, oldest first.
+pub fn expired(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    let slowest: Option<i64> = webhook_state::table
+        .select(diesel::dsl::min(webhook_state::cursor))
+        .first(conn)?;
+    let upto = match slowest {
+        Some(cursor) => cursor,
+        None => head(conn)?,
+    };
+    let held: Vec<i64> = webhook_dead_letters::table
+        .select(webhook_dead_letters::seq)
+        .load(conn)?;
+    events::table
+        .filter(events::occurred_at.lt(cutoff))
+        .filter(events::seq.le(upto))
+        .filter(events::seq.ne_all(held))
+        .order(events::seq)
+        .limit(limit)
+        .select(events::seq)
+        .load(conn)
+}
+
+/// Deletes the events named.
+pub fn delete(conn: &mut DbConnection, seqs: &[i64]) -> QueryResult<usize> {
+    diesel::delete(events::table.filter(events::seq.eq_any(seqs))).execute(conn)
+}

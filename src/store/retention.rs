@@ -27,6 +27,9 @@ pub struct RetentionPolicy {
     pub audit_days: u32,
     /// Quarantine entries are deleted this many days after they arrived (`quarantine.retention_days`).
     pub quarantine_days: u32,
+    /// Decision events are deleted this many days after they happened (`events.retention_days`), once every
+    /// webhook endpoint is past them and none is a dead letter.
+    pub events_days: u32,
     /// Rows per transaction.
     pub batch_size: i64,
 }
@@ -38,6 +41,7 @@ impl From<&RetentionSettings> for RetentionPolicy {
             records_days: settings.records_days,
             audit_days: settings.audit_days,
             quarantine_days: 0,
+            events_days: 0,
             batch_size: settings.batch_size,
         }
     }
@@ -48,6 +52,7 @@ impl RetentionPolicy {
     pub fn of(settings: &crate::config::Settings) -> RetentionPolicy {
         RetentionPolicy {
             quarantine_days: settings.quarantine.retention_days,
+            events_days: settings.events.retention_days,
             ..RetentionPolicy::from(&settings.retention)
         }
     }
@@ -58,6 +63,7 @@ impl RetentionPolicy {
             || self.records_days > 0
             || self.audit_days > 0
             || self.quarantine_days > 0
+            || self.events_days > 0
     }
 }
 
@@ -72,6 +78,8 @@ pub struct RetentionReport {
     pub audit_events_removed: u64,
     /// Quarantine entries deleted.
     pub quarantine_deleted: u64,
+    /// Decision events deleted.
+    pub events_deleted: u64,
     /// Transactions committed.
     pub batches: u64,
     /// Nothing was changed.
@@ -211,6 +219,29 @@ pub fn run(
                     "retention_quarantine",
                     json!({"entries": ids.len(), "ids": ids,
                     "older_than_days": policy.quarantine_days}),
+                    now,
+                )
+            })?;
+            report.batches += 1;
+        }
+    }
+    if let Some(cut) = cutoff(now, policy.events_days) {
+        loop {
+            let seqs = super::events::expired(conn, cut, batch)?;
+            if seqs.is_empty() {
+                break;
+            }
+            report.events_deleted += seqs.len() as u64;
+            if dry_run {
+                break;
+            }
+            conn.transaction(|c| {
+                super::events::delete(c, &seqs)?;
+                append(
+                    c,
+                    "retention_events",
+                    json!({"events": seqs.len(), "from": seqs.first(),
+                    "to": seqs.last(), "older_than_days": policy.events_days}),
                     now,
                 )
             })?;

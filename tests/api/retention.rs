@@ -2,6 +2,7 @@
 //! leaves a PII-free audit event, and the remaining chain verifies behind a MAC'd checkpoint.
 
 use chrono::{Duration, Utc};
+use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 
 use crate::both_backends;
@@ -19,6 +20,7 @@ fn policy(images: u32, records: u32, audit: u32) -> RetentionPolicy {
         records_days: records,
         audit_days: audit,
         quarantine_days: 0,
+        events_days: 0,
         batch_size: 1,
     }
 }
@@ -221,3 +223,37 @@ async fn quarantine_entries_expire_with_an_audit_event(app: &TestApp) {
     );
 }
 both_backends!(quarantine_entries_expire_with_an_audit_event);
+
+async fn decision_events_expire_once_every_endpoint_is_past_them(app: &TestApp) {
+    assert_eq!(
+        app.submit(fixture("ditto-v3-small.json")).await.status(),
+        200
+    );
+    let mut db = app.db();
+    let policy = RetentionPolicy {
+        events_days: 30,
+        ..policy(0, 0, 0)
+    };
+    let key = checkpoint_key();
+    let later = Utc::now().naive_utc() + Duration::days(31);
+    // An endpoint still before the event holds it.
+    kyc_receiver::store::events::ensure_endpoint(&mut db, "slow", true).expect("endpoint");
+    let held = run(&mut db, &policy, &key, later, false).expect("run");
+    assert_eq!(held.events_deleted, 0);
+    diesel::sql_query("UPDATE webhook_state SET cursor = 1")
+        .execute(&mut db)
+        .expect("advance");
+    let early = run(&mut db, &policy, &key, Utc::now().naive_utc(), false).expect("run");
+    assert_eq!(early.events_deleted, 0);
+    let done = run(&mut db, &policy, &key, later, false).expect("run");
+    assert_eq!(done.events_deleted, 1);
+    assert_eq!(
+        kyc_receiver::store::events::get(&mut db, 1)
+            .expect("get")
+            .map(|e| e.seq),
+        None
+    );
+    let kinds: Vec<String> = app.audit_events().into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds.last().map(String::as_str), Some("retention_events"));
+}
+both_backends!(decision_events_expire_once_every_endpoint_is_past_them);

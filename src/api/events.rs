@@ -196,30 +196,67 @@ pub struct RedeliverQuery {
     pub seq: Option<String>,
 }
 
-/// Pauses, resumes or redelivers (`action` is `pause`, `resume` or `redeliver`).
-#[utoipa::path(post, path = "/v1/webhooks/{name}/{action}", tag = "events",
-    params(
-        ("name" = String, Path, description = "The endpoint's name"),
-        ("action" = String, Path, description = "`pause`, `resume` or `redeliver`"),
-        RedeliverQuery,
-    ),
+/// Pauses an endpoint: events keep being written, nothing is sent until it is resumed.
+#[utoipa::path(post, path = "/v1/webhooks/{name}/pause", tag = "events",
+    params(("name" = String, Path, description = "The endpoint's name")),
     responses(
-        (status = 200, description = "Done (an audit event records it)", body = WebhookAction),
+        (status = 200, description = "Paused (an audit event records it)", body = WebhookAction),
         (status = 400, description = "`invalid_query`", body = ErrorBody),
         (status = 401, description = "`invalid_token`", body = ErrorBody),
         (status = 403, description = "`insufficient_scope`", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such endpoint, action or event", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such endpoint", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
     security(("oauth2" = ["kyc:admin"]), ("bearer" = [])))]
-pub async fn webhook_action(
+pub async fn pause(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authorize(&req, &state, scopes::KYC_ADMIN).await?;
+    let _: query::Only<NoParams> = query::parse(&req)?;
+    act(&req, path.into_inner(), &state, Action::Pause).await
+}
+
+/// Resumes a paused endpoint from where it stopped.
+#[utoipa::path(post, path = "/v1/webhooks/{name}/resume", tag = "events",
+    params(("name" = String, Path, description = "The endpoint's name")),
+    responses(
+        (status = 200, description = "Resumed (an audit event records it)", body = WebhookAction),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such endpoint", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:admin"]), ("bearer" = [])))]
+pub async fn resume(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let _: query::Only<NoParams> = query::parse(&req)?;
+    act(&req, path.into_inner(), &state, Action::Resume).await
+}
+
+/// Asks for another delivery of one event (`seq`: a dead letter, or one already delivered) or of every dead
+/// letter of the endpoint.
+#[utoipa::path(post, path = "/v1/webhooks/{name}/redeliver", tag = "events",
+    params(("name" = String, Path, description = "The endpoint's name"), RedeliverQuery),
+    responses(
+        (status = 200, description = "Asked for (an audit event records it)", body = WebhookAction),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such endpoint or event", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:admin"]), ("bearer" = [])))]
+pub async fn redeliver(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let q: RedeliverQuery = query::parse(&req)?;
-    let (name, action) = path.into_inner();
     let seq =
         match q.seq.as_deref() {
             None => None,
@@ -227,28 +264,39 @@ pub async fn webhook_action(
                 ApiError::InvalidQuery("`seq` must be a whole number from 1".into())
             })?),
         };
-    if action != "redeliver" && seq.is_some() {
-        return Err(ApiError::InvalidQuery(
-            "`seq` goes with redeliver only".into(),
-        ));
-    }
+    act(&req, path.into_inner(), &state, Action::Redeliver(seq)).await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Pause,
+    Resume,
+    Redeliver(Option<i64>),
+}
+
+async fn act(
+    req: &HttpRequest,
+    name: String,
+    state: &web::Data<AppState>,
+    action: Action,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authorize(req, state, scopes::KYC_ADMIN).await?;
     let settings = state.settings.clone();
     let actor = principal.client_id;
-    let (endpoint, act) = (name.clone(), action.clone());
-    let count = with_db(&state, move |conn| {
+    let endpoint = name.clone();
+    let count = with_db(state, move |conn| {
         let w = &settings.webhooks;
-        Ok(match act.as_str() {
-            "pause" => admin::set_paused(conn, w, &endpoint, true, &actor).map(|()| 0)?,
-            "resume" => admin::set_paused(conn, w, &endpoint, false, &actor).map(|()| 0)?,
-            "redeliver" => admin::redeliver(conn, w, &endpoint, seq, &actor)?,
-            _ => return Err(ApiError::NotFound),
+        Ok(match action {
+            Action::Pause => admin::set_paused(conn, w, &endpoint, true, &actor).map(|()| 0)?,
+            Action::Resume => admin::set_paused(conn, w, &endpoint, false, &actor).map(|()| 0)?,
+            Action::Redeliver(seq) => admin::redeliver(conn, w, &endpoint, seq, &actor)?,
         })
     })
     .await?;
-    let action = match action.as_str() {
-        "pause" => "paused",
-        "resume" => "resumed",
-        _ => "redelivery_requested",
+    let action = match action {
+        Action::Pause => "paused",
+        Action::Resume => "resumed",
+        Action::Redeliver(_) => "redelivery_requested",
     };
     Ok(private_ok().json(WebhookAction {
         endpoint: name,

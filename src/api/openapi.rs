@@ -116,7 +116,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         super::quarantine::list, super::quarantine::show, super::quarantine::replay_one,
         super::quarantine::replay_many, super::quarantine::drop_entry, super::trace::trace,
         super::mapping_versions::show, super::events::feed, super::events::webhooks,
-        super::events::webhook_action,
+        super::events::pause, super::events::resume, super::events::redeliver,
     ),
     components(schemas(ErrorBody, OAuthErrorBody, TokenForm, TokenAnswer, Confirmation, SubmissionBody)),
     tags(

@@ -25,9 +25,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/trace", "GET").route(web::get().to(trace::trace)))
         .service(resource("/v1/events", "GET").route(web::get().to(events::feed)))
         .service(resource("/v1/webhooks", "GET").route(web::get().to(events::webhooks)))
+        .service(resource("/v1/webhooks/{name}/pause", "POST").route(web::post().to(events::pause)))
         .service(
-            resource("/v1/webhooks/{name}/{action}", "POST")
-                .route(web::post().to(events::webhook_action)),
+            resource("/v1/webhooks/{name}/resume", "POST").route(web::post().to(events::resume)),
+        )
+        .service(
+            resource("/v1/webhooks/{name}/redeliver", "POST")
+                .route(web::post().to(events::redeliver)),
         )
         .service(
             resource("/v1/mappings/{sha256}", "GET").route(web::get().to(mapping_versions::show)),

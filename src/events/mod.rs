@@ -101,6 +101,26 @@ mod tests {
     }
 
     #[test]
+    fn a_v1a_signature_verifies_with_the_public_key() {
+        let key = openssl::pkey::PKey::generate_ed25519().unwrap();
+        let header = signature_header("id", 5, "{}", &[vec![1; 32]], Some(&key)).unwrap();
+        let v1a = header
+            .split(' ')
+            .find_map(|p| p.strip_prefix("v1a,"))
+            .expect("a v1a signature");
+        let signature = STANDARD.decode(v1a).unwrap();
+        let public = openssl::pkey::PKey::public_key_from_raw_bytes(
+            &key.raw_public_key().unwrap(),
+            openssl::pkey::Id::ED25519,
+        )
+        .unwrap();
+        let mut verifier = openssl::sign::Verifier::new_without_digest(&public).unwrap();
+        assert!(verifier.verify_oneshot(&signature, b"id.5.{}").unwrap());
+        let mut verifier = openssl::sign::Verifier::new_without_digest(&public).unwrap();
+        assert!(!verifier.verify_oneshot(&signature, b"id.6.{}").unwrap());
+    }
+
+    #[test]
     fn only_the_chosen_fields_go_out() {
         let event = EventRow {
             seq: 7,

@@ -1,6 +1,14 @@
 //! Reading and verifying the audit trail. Appends live in `store::audit_log` (they share the transaction of
 //! the action they record); this module walks the chain in `seq` order and reports the first event whose
-//! content, order or presence was changed, and checks every submission row against its `content_hash`.
+//! content, order or presence was changed, and checks every submission row against its `content_hash` and
+//! against its own history: the content hash the last event about it recorded (`submission_stored`,
+//! `submission_reviewed`, `subject_erased`, `data_keys_rotated`). A row rewritten with a recomputed hash still
+//! contradicts its history; rewriting the history too breaks the chain, which signed heads kept outside the
+//! database catch ([`heads`]).
+
+pub mod heads;
+
+use std::collections::HashMap;
 
 use diesel::QueryResult;
 use serde::Serialize;
@@ -30,6 +38,67 @@ pub struct VerifyReport {
     pub first_broken_event: Option<Problem>,
     /// Submissions whose stored content no longer matches their hash (at most 100 listed).
     pub changed_submissions: Vec<Reference>,
+    /// Submissions that match their hash but not their history (`row_mismatch`; at most 100 listed).
+    pub record_problems: Vec<RecordProblem>,
+    /// The chain head verified up to.
+    pub head: Option<HeadRef>,
+    /// Signed heads checked against the chain (`audit verify --heads`).
+    pub heads_checked: u64,
+    /// Why the signed heads could not be used (a line that is not a head, or whose signature does not verify).
+    pub heads_error: Option<String>,
+}
+
+/// A record that does not match the trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RecordProblem {
+    /// The record.
+    pub reference: Reference,
+    /// `row_mismatch`.
+    pub kind: &'static str,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// A position in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HeadRef {
+    /// Sequence number of the last event.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+}
+
+/// The content hash each record's last event recorded (`None`: its events predate recorded hashes).
+#[derive(Default)]
+struct History {
+    last: HashMap<String, Option<String>>,
+}
+
+impl History {
+    fn note(&mut self, event: &AuditEvent) {
+        let kind = event.kind.as_str();
+        if !matches!(
+            kind,
+            "submission_stored" | "submission_reviewed" | "subject_erased" | "data_keys_rotated"
+        ) {
+            return;
+        }
+        let Ok(details) = serde_json::from_str::<serde_json::Value>(&event.details) else {
+            return;
+        };
+        if let (Some(reference), "submission_stored" | "submission_reviewed") =
+            (&event.reference, kind)
+        {
+            let hash = details["content_hash"].as_str().map(str::to_string);
+            self.last.insert(reference.as_str().to_string(), hash);
+        }
+        if let Some(map) = details["content_hashes"].as_object() {
+            for (reference, hash) in map {
+                self.last
+                    .insert(reference.clone(), hash.as_str().map(str::to_string));
+            }
+        }
+    }
 }
 
 /// One problem, located by sequence number.
@@ -37,7 +106,7 @@ pub struct VerifyReport {
 pub struct Problem {
     /// The event at which the chain stops holding.
     pub seq: i64,
-    /// `content_changed`, `missing`, `order_changed`, `truncated` or `checkpoint_forged`.
+    /// `content_changed`, `missing`, `order_changed`, `truncated`, `head_contradicted` or `checkpoint_forged`.
     pub kind: &'static str,
     /// A sentence for people.
     pub detail: String,
@@ -60,7 +129,13 @@ pub fn verify_with_key(
         submissions_checked: 0,
         first_broken_event: None,
         changed_submissions: Vec::new(),
+        record_problems: Vec::new(),
+        head: None,
+        heads_checked: 0,
+        heads_error: None,
     };
+    let mut history = History::default();
+    let mut cut = false;
     let (mut expected_seq, mut prev_hash) = (1i64, GENESIS_HASH.to_string());
     let mut after = 0i64;
     // Retention removed a prefix: the chain now starts after the newest checkpoint.
@@ -80,6 +155,7 @@ pub fn verify_with_key(
         expected_seq = cp.seq + 1;
         prev_hash = cp.hash;
         after = cp.seq;
+        cut = true;
     }
     'walk: loop {
         if report.first_broken_event.is_some() {
@@ -94,10 +170,15 @@ pub fn verify_with_key(
                 report.first_broken_event = Some(problem);
                 break 'walk;
             }
+            history.note(&event);
             expected_seq = event.seq + 1;
             prev_hash = event.hash;
         }
     }
+    report.head = Some(HeadRef {
+        seq: expected_seq - 1,
+        hash: prev_hash.clone(),
+    });
     if report.first_broken_event.is_none() {
         let (head_seq, head_hash) = audit_log::head(conn)?;
         if head_seq != expected_seq - 1 || head_hash != prev_hash {
@@ -111,8 +192,38 @@ pub fn verify_with_key(
             });
         }
     }
-    check_submissions(conn, &mut report)?;
-    report.ok = report.first_broken_event.is_none() && report.changed_submissions.is_empty();
+    check_submissions(conn, &mut report, &history, cut)?;
+    report.ok = report.first_broken_event.is_none()
+        && report.changed_submissions.is_empty()
+        && report.record_problems.is_empty();
+    Ok(report)
+}
+
+/// [`verify_with_key`], then every signed head in `heads` (already read and signature-checked, see
+/// [`heads::read`]) against the chain: the first head it contradicts becomes the reported problem.
+pub fn verify_with_heads(
+    conn: &mut DbConnection,
+    checkpoint_key: Option<&[u8]>,
+    heads: Result<Vec<heads::SignedHead>, String>,
+) -> QueryResult<VerifyReport> {
+    let mut report = verify_with_key(conn, checkpoint_key)?;
+    match heads {
+        Ok(heads) => {
+            let (checked, problem) = heads::check(conn, &heads)?;
+            report.heads_checked = checked;
+            if let Some(problem) = problem {
+                let earlier = report
+                    .first_broken_event
+                    .as_ref()
+                    .is_some_and(|p| p.seq <= problem.seq);
+                if !earlier {
+                    report.first_broken_event = Some(problem);
+                }
+            }
+        }
+        Err(e) => report.heads_error = Some(e),
+    }
+    report.ok = report.ok && report.first_broken_event.is_none() && report.heads_error.is_none();
     Ok(report)
 }
 
@@ -151,7 +262,12 @@ fn check_event(event: &AuditEvent, expected_seq: i64, prev_hash: &str) -> Option
     None
 }
 
-fn check_submissions(conn: &mut DbConnection, report: &mut VerifyReport) -> QueryResult<()> {
+fn check_submissions(
+    conn: &mut DbConnection,
+    report: &mut VerifyReport,
+    history: &History,
+    cut: bool,
+) -> QueryResult<()> {
     let mut after: Option<Reference> = None;
     loop {
         let page = submissions::page_by_reference(conn, after.as_ref(), PAGE)?;
@@ -161,8 +277,33 @@ fn check_submissions(conn: &mut DbConnection, report: &mut VerifyReport) -> Quer
         after = Some(last.reference.clone());
         for row in page {
             report.submissions_checked += 1;
-            if !row.content_hash_ok() && report.changed_submissions.len() < 100 {
-                report.changed_submissions.push(row.reference);
+            if !row.content_hash_ok() {
+                if report.changed_submissions.len() < 100 {
+                    report.changed_submissions.push(row.reference);
+                }
+                continue;
+            }
+            let detail = match history.last.get(row.reference.as_str()) {
+                // Recorded before events carried content hashes: nothing to compare with.
+                Some(None) => None,
+                Some(Some(hash)) if *hash == row.content_hash => None,
+                Some(Some(_)) => Some(
+                    "the row matches its own hash but not the hash its last audit event recorded: it was \
+                     rewritten with a recomputed hash"
+                        .to_string(),
+                ),
+                // Retention may have removed the events of old records along with a prefix of the chain.
+                None if cut => None,
+                None => Some("no audit event records this row: it was inserted behind the trail".into()),
+            };
+            if let Some(detail) = detail
+                && report.record_problems.len() < 100
+            {
+                report.record_problems.push(RecordProblem {
+                    reference: row.reference,
+                    kind: "row_mismatch",
+                    detail,
+                });
             }
         }
     }

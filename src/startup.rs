@@ -109,6 +109,17 @@ impl Application {
         }
         record_mapping_activations(&pool, &mappings).await?;
         let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings));
+        let head_signer = Arc::new(
+            crate::audit::heads::HeadSigner::load(
+                &settings.audit.head_key_file,
+                settings.audit.head_key_generate,
+                &settings.audit.instance_name(),
+            )
+            .map_err(StartupError::Auth)?,
+        );
+        if settings.audit.head_interval_secs > 0 {
+            spawn_head_signing(pool.clone(), &settings, head_signer.clone());
+        }
         let dispatcher = if settings.webhooks.endpoints.is_empty() {
             None
         } else {
@@ -158,6 +169,7 @@ impl Application {
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
             verify_walk: tokio::sync::Mutex::new(()),
+            head_signer,
             readiness: Default::default(),
             trusted_proxies: settings.server.trusted_proxy_nets()?,
             console: crate::console::ConsoleState::new(Arc::new(SystemClock)),
@@ -329,6 +341,58 @@ async fn record_mapping_activations(
         }
     }));
     Ok(())
+}
+
+/// Signs the chain's head every `audit.head_interval_secs` when it moved (and once at start), appends it to
+/// `audit.heads_file` and posts it to `audit.heads_url` when set. A failure is logged and retried next tick.
+fn spawn_head_signing(
+    pool: store::Pool,
+    settings: &Settings,
+    signer: Arc<crate::audit::heads::HeadSigner>,
+) {
+    let period = Duration::from_secs(settings.audit.head_interval_secs.max(1));
+    let file = settings.audit.heads_file.clone();
+    let url = settings.audit.heads_url.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        let mut last: Option<(i64, String)> = None;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .ok();
+        loop {
+            ticks.tick().await;
+            let (pool, signer, file, previous) =
+                (pool.clone(), signer.clone(), file.clone(), last.clone());
+            let signed = tokio::task::spawn_blocking(move || {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                crate::audit::heads::sign_if_moved(&mut conn, &signer, &file, previous.as_ref())
+            })
+            .await;
+            match signed {
+                Ok(Ok(Some(head))) => {
+                    last = Some((head.seq, head.hash.clone()));
+                    if let (Some(url), Some(client)) = (&url, &client)
+                        && let Err(e) = client
+                            .post(url)
+                            .json(&head)
+                            .send()
+                            .await
+                            .and_then(|r| r.error_for_status())
+                    {
+                        log::warn!(
+                            "signed audit head {} not posted to audit.heads_url: {e}",
+                            head.seq
+                        );
+                    }
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => log::warn!("audit head not signed: {e}"),
+                Err(e) => log::warn!("audit head task failed: {e}"),
+            }
+        }
+    });
 }
 
 /// SIGHUP re-reads the mapping directory at once (whether or not polling is on).

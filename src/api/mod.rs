@@ -73,6 +73,8 @@ pub struct AppState {
     pub readiness: health::ReadinessCache,
     /// Held while `GET /v1/audit/verify` walks the trail, so walks run one at a time.
     pub verify_walk: tokio::sync::Mutex<()>,
+    /// Signs the audit chain's head (`[audit] head_key_file`).
+    pub head_signer: Arc<crate::audit::heads::HeadSigner>,
 }
 
 /// Facts the request log line reports besides method, route, status and latency: `authorize` records the

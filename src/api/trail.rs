@@ -64,8 +64,9 @@ pub async fn events(
     }))
 }
 
-/// Walks the whole hash chain and every submission's content hash. Always 200; `ok` says whether the trail
-/// is intact, `first_broken_event` names where it stops holding.
+/// Walks the whole hash chain, every submission against its content hash and its history, and the heads this
+/// instance signed (`audit.heads_file`). Always 200; `ok` says whether the trail is intact,
+/// `first_broken_event` names where it stops holding.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses(
         (status = 200, description = "The verification report", body = VerifyReport),
@@ -85,9 +86,58 @@ pub async fn verify(
     let _one_at_a_time = state.verify_walk.lock().await;
     // The same check as `kyc-receiver audit verify`, retention checkpoints' MACs included.
     let key = state.protection.checkpoint_key();
+    // The heads this instance signed, checked with its own key (auditors check their copies with the CLI or
+    // the independent verifier).
+    let file = state.settings.audit.heads_file.clone();
+    let public = state
+        .head_signer
+        .public_key()
+        .map_err(|e| ApiError::internal(&e))?;
     let report = with_db(&state, move |conn| {
-        Ok(crate::audit::verify_with_key(conn, Some(&key))?)
+        let heads = if file.exists() {
+            crate::audit::heads::read(&file, &public)
+        } else {
+            Ok(Vec::new())
+        };
+        Ok(crate::audit::verify_with_heads(conn, Some(&key), heads)?)
     })
     .await?;
     Ok(private_ok().json(report))
+}
+
+/// The chain's current head, freshly signed with the instance's Ed25519 head key (`[audit] head_key_file`),
+/// with the public key: auditors keep their own copies and later check the chain still contains them.
+#[utoipa::path(get, path = "/v1/audit/head", tag = "audit",
+    responses(
+        (status = 200, description = "The signed head", body = SignedHeadAnswer),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:read"]), ("bearer" = [])))]
+pub async fn head(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state, scopes::KYC_READ).await?;
+    let _: query::Nothing = query::parse(&req)?;
+    let (seq, hash) = with_db(&state, |conn| Ok(crate::store::audit_log::head(conn)?)).await?;
+    let signer = &state.head_signer;
+    let head = signer
+        .sign(seq, &hash, chrono::Utc::now())
+        .map_err(|e| ApiError::internal(&e))?;
+    let public_key_pem = signer
+        .public_key_pem()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(private_ok().json(SignedHeadAnswer {
+        head,
+        public_key_pem,
+    }))
+}
+
+/// A signed head and the key that verifies it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SignedHeadAnswer {
+    /// The head.
+    pub head: crate::audit::heads::SignedHead,
+    /// The Ed25519 public key (PEM, SubjectPublicKeyInfo).
+    pub public_key_pem: String,
 }

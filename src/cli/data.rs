@@ -1,7 +1,7 @@
 //! Operator commands that work on the database directly (on the host, with the configured keys): audit
 //! verification, erasure, retention and data-key rotation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
 use crate::protect::Protection;
@@ -39,11 +39,26 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
 
 /// `audit verify`: walks the chain (checking retention checkpoints with the storage keys) and every
 /// submission's content hash.
-pub fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
+pub fn audit_verify(
+    config: Option<PathBuf>,
+    json: bool,
+    heads: Option<&Path>,
+    public_key: Option<&Path>,
+) -> Result<(), String> {
     let mut host = open(config)?;
     let key = host.protection.checkpoint_key();
-    let report = crate::audit::verify_with_key(&mut host.conn, Some(&key))
-        .map_err(|e| format!("database error: {e}"))?;
+    let report = match heads {
+        None => crate::audit::verify_with_key(&mut host.conn, Some(&key)),
+        Some(file) => {
+            let public = head_public(&host.settings, public_key)?;
+            let heads = crate::audit::heads::read(file, &public);
+            crate::audit::verify_with_heads(&mut host.conn, Some(&key), heads)
+        }
+    }
+    .map_err(|e| format!("database error: {e}"))?;
+    if let Some(e) = &report.heads_error {
+        return Err(e.clone());
+    }
     if json {
         print_json(&report)?;
     } else {
@@ -58,6 +73,15 @@ pub fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
             p.seq, p.kind, p.detail
         ));
     }
+    if let Some(p) = report.record_problems.first() {
+        return Err(format!(
+            "{} record(s) do not match their history, first {} ({}): {}",
+            report.record_problems.len(),
+            p.reference.as_str(),
+            p.kind,
+            p.detail
+        ));
+    }
     if !report.changed_submissions.is_empty() {
         return Err(format!(
             "submission content changed: {}",
@@ -69,7 +93,58 @@ pub fn audit_verify(config: Option<PathBuf>, json: bool) -> Result<(), String> {
                 .join(", ")
         ));
     }
-    println!("audit trail intact");
+    match &report.head {
+        Some(h) if heads.is_some() => println!(
+            "audit trail intact up to event {} ({}); {} signed head(s) found in it",
+            h.seq, h.hash, report.heads_checked
+        ),
+        Some(h) => println!("audit trail intact up to event {} ({})", h.seq, h.hash),
+        None => println!("audit trail intact"),
+    }
+    Ok(())
+}
+
+/// The heads' public key: from a PEM file, or derived from the configured private key.
+fn head_public(
+    settings: &Settings,
+    file: Option<&Path>,
+) -> Result<openssl::pkey::PKey<openssl::pkey::Public>, String> {
+    match file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            openssl::pkey::PKey::public_key_from_pem(&pem)
+                .map_err(|_| format!("{} is not a PEM public key", path.display()))
+        }
+        None => signer(settings, false)?.public_key(),
+    }
+}
+
+fn signer(settings: &Settings, generate: bool) -> Result<crate::audit::heads::HeadSigner, String> {
+    crate::audit::heads::HeadSigner::load(
+        &settings.audit.head_key_file,
+        generate && settings.audit.head_key_generate,
+        &settings.audit.instance_name(),
+    )
+}
+
+/// `audit sign-head`.
+pub fn sign_head(config: Option<PathBuf>) -> Result<(), String> {
+    let mut host = open(config)?;
+    let signer = signer(&host.settings, true)?;
+    let head = crate::audit::heads::sign_if_moved(
+        &mut host.conn,
+        &signer,
+        &host.settings.audit.heads_file,
+        None,
+    )?
+    .ok_or("the head was not signed")?;
+    print_json(&head)
+}
+
+/// `audit public-key`.
+pub fn head_public_key(config: Option<PathBuf>) -> Result<(), String> {
+    let settings = super::load(config)?;
+    print!("{}", signer(&settings, false)?.public_key_pem()?);
     Ok(())
 }
 

@@ -151,7 +151,18 @@ pub enum AuditCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Signed heads (JSON Lines, e.g. an auditor's copy of `audit.heads_file`): the chain must still contain
+        /// every one of them.
+        #[arg(long, value_name = "FILE")]
+        heads: Option<PathBuf>,
+        /// The heads' Ed25519 public key (PEM); default: derived from `audit.head_key_file`.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
+    /// Sign the chain's current head now, append it to `audit.heads_file`, and print it.
+    SignHead,
+    /// Print the public key (PEM) that verifies signed heads, to hand to auditors.
+    PublicKey,
 }
 
 /// `keys …`
@@ -250,8 +261,19 @@ pub fn run() -> ExitCode {
             command: ClientsCommand::Add { name, scopes, json },
         } => clients::add(&name, &scopes, json),
         Command::Audit {
-            command: AuditCommand::Verify { json },
-        } => data::audit_verify(cli.config, json),
+            command:
+                AuditCommand::Verify {
+                    json,
+                    heads,
+                    public_key,
+                },
+        } => data::audit_verify(cli.config, json, heads.as_deref(), public_key.as_deref()),
+        Command::Audit {
+            command: AuditCommand::SignHead,
+        } => data::sign_head(cli.config),
+        Command::Audit {
+            command: AuditCommand::PublicKey,
+        } => data::head_public_key(cli.config),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {

@@ -58,6 +58,7 @@ pub fn erase_subject(
         let mut images = 0;
         let mut review_notes = 0;
         let mut references = Vec::with_capacity(rows.len());
+        let mut hashes = serde_json::Map::new();
         for mut row in rows {
             images += diesel::delete(
                 submission_images::table.filter(submission_images::reference.eq(&row.reference)),
@@ -92,6 +93,7 @@ pub fn erase_subject(
                     submissions::content_hash.eq(&row.content_hash),
                 ))
                 .execute(c)?;
+            hashes.insert(row.reference.as_str().to_string(), json!(row.content_hash));
             references.push(row.reference);
         }
         // Events already written about these records name the subject: they get the pseudonym too.
@@ -122,6 +124,7 @@ pub fn erase_subject(
                     "references": references,
                     "quarantine_entries": quarantine_entries,
                     "quarantine_ids": quarantined,
+                    "content_hashes": hashes,
                     "erased": ["images", "personal_fields", "document_number_hash", "user_id", "review_notes", "quarantine"],
                 }),
             },

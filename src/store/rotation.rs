@@ -169,8 +169,9 @@ pub fn write_records(
     let written = conn.transaction(|c| {
         let cursor = ChainCursor::lock(c)?;
         let mut written = 0usize;
+        let mut hashes = serde_json::Map::new();
         for PlannedRecord { read_hash, row } in planned {
-            written += diesel::update(
+            let n = diesel::update(
                 submissions::table
                     .find(&row.reference)
                     .filter(submissions::content_hash.eq(read_hash)),
@@ -182,8 +183,17 @@ pub fn write_records(
                 submissions::content_hash.eq(&row.content_hash),
             ))
             .execute(c)?;
+            if n == 1 {
+                // The record's history: each row this event changed, with the hash it left.
+                hashes.insert(row.reference.as_str().to_string(), json!(row.content_hash));
+            }
+            written += n;
         }
-        audit(c, cursor, json!({"records": written, "to_key": active}))?;
+        audit(
+            c,
+            cursor,
+            json!({"records": written, "to_key": active, "content_hashes": hashes}),
+        )?;
         Ok::<_, diesel::result::Error>(written)
     })?;
     Ok(written)

@@ -217,6 +217,11 @@ impl Writer {
     ) -> Result<SubmitOutcome, StoreError> {
         let (row, images) = SubmissionRow::from_new(&submission);
         drop(submission);
+        let mut details = details;
+        if let Some(map) = details.as_object_mut() {
+            // The record's history starts here: verification compares the row with the last hash recorded.
+            map.insert("content_hash".into(), json!(row.content_hash));
+        }
         let (reply, rx) = oneshot::channel();
         self.enqueue(Job::Submission {
             row: Box::new(row),

@@ -140,6 +140,70 @@ async fn a_changed_submission_row_is_named(app: &TestApp) {
 }
 both_backends!(a_changed_submission_row_is_named);
 
+/// A rejected record edited to approved with its plain SHA-256 recomputed matches its own hash, but not the
+/// hash its `submission_stored` event recorded.
+async fn a_row_rewritten_with_a_recomputed_hash_contradicts_its_history(app: &TestApp) {
+    let references = populate(app).await;
+    let mut row = kyc_receiver::store::submissions::find(
+        &mut app.db(),
+        &crate::helpers::reference(&references[1]),
+    )
+    .expect("query")
+    .expect("row");
+    assert_eq!(row.status, "rejected");
+    row.decision = kyc_receiver::decision::Status::Approved;
+    row.status = kyc_receiver::decision::Status::Approved;
+    row.content_hash = row.compute_content_hash();
+    tamper(
+        app,
+        &format!(
+            "UPDATE submissions SET decision = 'approved', status = 'approved', content_hash = '{}' \
+             WHERE reference = '{}'",
+            row.content_hash, references[1]
+        ),
+    );
+    let report = verify(app);
+    assert!(!report.ok, "{report:?}");
+    assert!(report.first_broken_event.is_none());
+    assert!(
+        report.changed_submissions.is_empty(),
+        "its own hash matches"
+    );
+    assert_eq!(report.record_problems.len(), 1);
+    assert_eq!(report.record_problems[0].reference.as_str(), references[1]);
+    assert_eq!(report.record_problems[0].kind, "row_mismatch");
+    let (ok, text) = cli_verify(app);
+    assert!(
+        !ok && text.contains(&references[1]) && text.contains("row_mismatch"),
+        "{text}"
+    );
+
+    // A row inserted behind the trail's back has no history at all.
+    let mut forged = row.clone();
+    forged.reference = crate::helpers::reference("KYC-forged");
+    forged.requester_id = "forged".into();
+    forged.content_hash = forged.compute_content_hash();
+    tamper(
+        app,
+        &format!(
+            "INSERT INTO submissions SELECT 'KYC-forged', 'forged', user_id, app_id, client_id, received_at, \
+             document_version, document_status, mapping_name, mapping_hash, decision, status, reasons, fields, \
+             pii_names, pii_key_id, pii_nonce, pii_ciphertext, document_number_hmac, erased_at, payload_digest, \
+             payload_bytes, decryption_key, response_body, '{}' FROM submissions WHERE reference = '{}'",
+            forged.content_hash, references[1]
+        ),
+    );
+    let report = verify(app);
+    assert!(
+        report
+            .record_problems
+            .iter()
+            .any(|p| p.reference.as_str() == "KYC-forged" && p.detail.contains("no audit event")),
+        "{report:?}"
+    );
+}
+both_backends!(a_row_rewritten_with_a_recomputed_hash_contradicts_its_history);
+
 async fn concurrent_writers_keep_one_unbroken_chain(app: &TestApp) {
     let template = fixture_json("ditto-v3-small.json");
     let tasks: Vec<_> = (0..60)
@@ -169,3 +233,186 @@ async fn concurrent_writers_keep_one_unbroken_chain(app: &TestApp) {
     );
 }
 both_backends!(concurrent_writers_keep_one_unbroken_chain);
+
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kyc-receiver"))
+        .env_remove("KYC_CONFIG")
+        .arg("--config")
+        .arg(app.file("kyc-receiver.toml"))
+        .args(args)
+        .output()
+        .expect("run");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn verify_heads(app: &TestApp) -> (bool, String) {
+    let heads = app.file("audit-heads.jsonl");
+    cli(
+        app,
+        &[
+            "audit",
+            "verify",
+            "--json",
+            "--heads",
+            heads.to_str().expect("path"),
+        ],
+    )
+}
+
+/// Rewrites every event from `from` on with recomputed plain SHA-256 hashes, as a database writer could.
+fn rechain(app: &TestApp, from: i64) {
+    use kyc_receiver::store::audit_log::{event_hash, events_after};
+    let mut db = app.db();
+    let events = events_after(&mut db, 0, 10_000).expect("events");
+    let mut prev = events
+        .iter()
+        .find(|e| e.seq == from - 1)
+        .map(|e| e.hash.clone())
+        .expect("the event before");
+    for mut e in events.into_iter().filter(|e| e.seq >= from) {
+        e.prev_hash = prev.clone();
+        e.hash = event_hash(&e);
+        tamper(
+            app,
+            &format!(
+                "UPDATE audit_events SET prev_hash = '{}', hash = '{}' WHERE seq = {}",
+                e.prev_hash, e.hash, e.seq
+            ),
+        );
+        prev = e.hash;
+    }
+    tamper(app, &format!("UPDATE audit_head SET hash = '{prev}'"));
+}
+
+/// Signed heads kept outside the database: a chain rewritten with recomputed hashes passes the plain walk but
+/// contradicts a signed head; a cut tail and an old backup are reported against the newest head.
+async fn signed_heads_catch_rewrites_truncation_and_rollback(app: &TestApp) {
+    populate(app).await;
+    let (ok, text) = cli(app, &["audit", "sign-head"]);
+    assert!(ok, "{text}");
+    let backup = app.file("backup.sqlite");
+    let sqlite = app.db_url.starts_with("sqlite://");
+    if sqlite {
+        tamper(app, &format!("VACUUM INTO '{}'", backup.display()));
+    }
+    populate(app).await;
+    let (ok, text) = cli(app, &["audit", "sign-head"]);
+    assert!(ok, "{text}");
+    let (ok, text) = verify_heads(app);
+    assert!(ok, "{text}");
+    let report: serde_json::Value = serde_json::from_str(
+        text.lines()
+            .take_while(|l| !l.starts_with("audit trail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_str(),
+    )
+    .expect("json report");
+    assert!(
+        report["heads_checked"].as_u64().unwrap_or(0) >= 2,
+        "{report}"
+    );
+
+    // The head over HTTP: signed, with the key that verifies it.
+    let token = app
+        .token_for(
+            crate::helpers::AUDITOR.0,
+            crate::helpers::AUDITOR.1,
+            Some("kyc:read"),
+        )
+        .await;
+    let answer: serde_json::Value = app
+        .client
+        .get(app.url("/v1/audit/head"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("head")
+        .json()
+        .await
+        .expect("json");
+    let head: kyc_receiver::audit::heads::SignedHead =
+        serde_json::from_value(answer["head"].clone()).expect("head");
+    let public = openssl::pkey::PKey::public_key_from_pem(
+        answer["public_key_pem"].as_str().expect("pem").as_bytes(),
+    )
+    .expect("key");
+    assert!(kyc_receiver::audit::heads::signature_ok(&head, &public));
+    let http: serde_json::Value = app
+        .client
+        .get(app.url("/v1/audit/verify"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("verify")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(http["ok"], true, "{http}");
+    assert!(http["heads_checked"].as_u64().unwrap_or(0) >= 2, "{http}");
+
+    // (d) An older copy of the database: it lacks the events the newest head records.
+    if sqlite {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kyc-receiver"))
+            .env_remove("KYC_CONFIG")
+            .env(
+                "KYC__DATABASE__URL",
+                format!("sqlite://{}", backup.display()),
+            )
+            .arg("--config")
+            .arg(app.file("kyc-receiver.toml"))
+            .args(["audit", "verify", "--heads"])
+            .arg(app.file("audit-heads.jsonl"))
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            text.contains("truncated") && text.contains("older copy"),
+            "{text}"
+        );
+    }
+
+    // (c) The last events deleted and the head moved back.
+    let (last, _) = kyc_receiver::store::audit_log::head(&mut app.db()).expect("head");
+    tamper(
+        app,
+        &format!("DELETE FROM audit_events WHERE seq > {}", last - 2),
+    );
+    let kept: String = {
+        use kyc_receiver::store::audit_log::events_after;
+        events_after(&mut app.db(), last - 3, 1).expect("event")[0]
+            .hash
+            .clone()
+    };
+    tamper(
+        app,
+        &format!("UPDATE audit_head SET seq = {}, hash = '{kept}'", last - 2),
+    );
+    let (ok, text) = verify_heads(app);
+    assert!(
+        !ok && (text.contains("truncated") || text.contains("head_contradicted")),
+        "{text}"
+    );
+
+    // (b) An event edited and every later hash recomputed: the plain walk is fooled, the heads are not.
+    tamper(
+        app,
+        "UPDATE audit_events SET details = '{\"status\":\"approved\"}' WHERE seq = 3",
+    );
+    rechain(app, 3);
+    assert!(
+        verify(app).first_broken_event.is_none(),
+        "a plain walk cannot see it"
+    );
+    let (ok, text) = verify_heads(app);
+    assert!(!ok && text.contains("head_contradicted"), "{text}");
+}
+both_backends!(signed_heads_catch_rewrites_truncation_and_rollback);

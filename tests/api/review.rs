@@ -261,7 +261,7 @@ both_backends!(images_download_as_submitted_and_reads_are_audited);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purpose_is_required_when_configured() {
-    let app = TestApp::spawn(Backend::Sqlite, "[audit]\nrequire_purpose = true\n").await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.audit.require_purpose = true, "").await;
     let reference = submit_many(&app, "ditto-v3-small.json", 1, "purpose")
         .await
         .remove(0);

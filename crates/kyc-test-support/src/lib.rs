@@ -190,10 +190,13 @@ impl TestApp {
              [database]\nurl = \"{db_url}\"\npool_size = 4\nbusy_timeout_ms = 300\nconnect_timeout_secs = 2\n\n\
              [auth]\nmodes = [\"builtin\"]\n\n[auth.signing]\nkey_file = \"{signing}\"\ngenerate_if_missing = true\n\n\
              [storage]\nactive_key_id = \"t1\"\nkeys = [{{ id = \"t1\", key = \"{data_key}\" }}]\n\
-             search_key = \"{data_key}\"\n\n{clients}\n{extra_toml}",
+             search_key = \"{data_key}\"\n\n[audit]\nhead_key_file = \"{head_key}\"\nheads_file = \"{heads}\"\n\n\
+             {clients}\n{extra_toml}",
             cert = dir.path().join("cert.pem").display(),
             key = dir.path().join("key.pem").display(),
             signing = dir.path().join("signing.pem").display(),
+            head_key = dir.path().join("audit-head.pem").display(),
+            heads = dir.path().join("audit-heads.jsonl").display(),
             clients = client_entries(),
             data_key = TEST_DATA_KEY,
         );

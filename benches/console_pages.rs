@@ -161,6 +161,7 @@ fn main() {
     }
     let password = kyc_receiver::console::accounts::add(
         &mut conn,
+        &protection.audit_key(),
         "bench",
         None,
         "reviewer,auditor",

@@ -117,6 +117,7 @@ fn bench_backend(c: &mut Criterion, label: &str, url: &str) {
             queue_depth: CHUNK as usize,
             quarantine_max_bytes: 1 << 20,
             events: true,
+            audit_key: kyc_receiver::store::audit_log::AuditKey::new([7; 32], [8; 32]),
         };
         let (writer, threads) = Writer::start(pool(url), limits);
         group.bench_function(BenchmarkId::new("rows", batch), |b| {

@@ -14,7 +14,7 @@ use diesel::QueryResult;
 use serde::Serialize;
 
 use crate::store::DbConnection;
-use crate::store::audit_log::{self, AuditEvent, event_hash};
+use crate::store::audit_log::{self, AuditEvent, AuditKey, event_hash, keyed_event_hash};
 use crate::store::retention::{checkpoint_mac, latest_checkpoint};
 use crate::store::submissions;
 use crate::submission::Reference;
@@ -112,17 +112,19 @@ pub struct Problem {
     pub detail: String,
 }
 
-/// Walks the whole chain and every submission. Read-only. A retention checkpoint is trusted as the start
-/// of the chain without checking its MAC; use [`verify_with_key`] where the storage keys are at hand.
+/// Walks the whole chain and every submission without the audit key: the links between events, plain (version
+/// 1) event hashes and the records' history are checked, keyed (version 2) event hashes and the retention
+/// checkpoint's MAC are not. Use [`verify_with_key`] where the storage keys are at hand.
 pub fn verify(conn: &mut DbConnection) -> QueryResult<VerifyReport> {
     verify_with_key(conn, None)
 }
 
-/// Like [`verify`], and checks the newest retention checkpoint's MAC with `checkpoint_key`.
+/// Like [`verify`], and with `key` checks every keyed event hash and the newest retention checkpoint's MAC.
 pub fn verify_with_key(
     conn: &mut DbConnection,
-    checkpoint_key: Option<&[u8]>,
+    key: Option<&AuditKey>,
 ) -> QueryResult<VerifyReport> {
+    let checkpoint_key = key.map(|k| &k.checkpoint_key()[..]);
     let mut report = VerifyReport {
         ok: true,
         events_checked: 0,
@@ -136,6 +138,8 @@ pub fn verify_with_key(
     };
     let mut history = History::default();
     let mut cut = false;
+    // Once events are keyed, a plain one after them can only be a rewrite by someone without the key.
+    let mut keyed_seen = false;
     let (mut expected_seq, mut prev_hash) = (1i64, GENESIS_HASH.to_string());
     let mut after = 0i64;
     // Retention removed a prefix: the chain now starts after the newest checkpoint.
@@ -166,10 +170,22 @@ pub fn verify_with_key(
         after = last.seq;
         for event in page {
             report.events_checked += 1;
-            if let Some(problem) = check_event(&event, expected_seq, &prev_hash) {
+            if let Some(problem) = check_event(&event, expected_seq, &prev_hash, key) {
                 report.first_broken_event = Some(problem);
                 break 'walk;
             }
+            if event.hash_version == 1 && keyed_seen {
+                report.first_broken_event = Some(Problem {
+                    seq: event.seq,
+                    kind: "content_changed",
+                    detail: format!(
+                        "event {} carries a plain hash after keyed events: it was rewritten without the audit key",
+                        event.seq
+                    ),
+                });
+                break 'walk;
+            }
+            keyed_seen |= event.hash_version == 2;
             history.note(&event);
             expected_seq = event.seq + 1;
             prev_hash = event.hash;
@@ -203,10 +219,10 @@ pub fn verify_with_key(
 /// [`heads::read`]) against the chain: the first head it contradicts becomes the reported problem.
 pub fn verify_with_heads(
     conn: &mut DbConnection,
-    checkpoint_key: Option<&[u8]>,
+    key: Option<&AuditKey>,
     heads: Result<Vec<heads::SignedHead>, String>,
 ) -> QueryResult<VerifyReport> {
-    let mut report = verify_with_key(conn, checkpoint_key)?;
+    let mut report = verify_with_key(conn, key)?;
     match heads {
         Ok(heads) => {
             let (checked, problem) = heads::check(conn, &heads)?;
@@ -227,7 +243,12 @@ pub fn verify_with_heads(
     Ok(report)
 }
 
-fn check_event(event: &AuditEvent, expected_seq: i64, prev_hash: &str) -> Option<Problem> {
+fn check_event(
+    event: &AuditEvent,
+    expected_seq: i64,
+    prev_hash: &str,
+    key: Option<&AuditKey>,
+) -> Option<Problem> {
     if event.seq != expected_seq {
         return Some(Problem {
             seq: expected_seq,
@@ -249,7 +270,28 @@ fn check_event(event: &AuditEvent, expected_seq: i64, prev_hash: &str) -> Option
             ),
         });
     }
-    if event_hash(event) != event.hash {
+    let content_ok = match (event.hash_version, key) {
+        (1, _) => event_hash(event) == event.hash,
+        (2, None) => true,
+        (2, Some(key)) if event.hash_key.as_deref() == Some(key.id()) => {
+            keyed_event_hash(event, key) == event.hash
+        }
+        (2, Some(key)) => {
+            return Some(Problem {
+                seq: event.seq,
+                kind: "content_changed",
+                detail: format!(
+                    "event {} claims audit key {} but the key at hand is {}: it was not written with this \
+                     service's key",
+                    event.seq,
+                    event.hash_key.as_deref().unwrap_or("(none)"),
+                    key.id()
+                ),
+            });
+        }
+        _ => false,
+    };
+    if !content_ok {
         return Some(Problem {
             seq: event.seq,
             kind: "content_changed",

@@ -231,6 +231,14 @@ impl Protection {
         hex::encode(self.search_hmac(&[b"review-note:", note.as_bytes()]))
     }
 
+    /// The audit chain's MAC key, derived from the search key (domain-separated), with the checkpoints' key.
+    pub fn audit_key(&self) -> crate::store::audit_log::AuditKey {
+        crate::store::audit_log::AuditKey::new(
+            self.search_hmac(&[b"kyc-receiver/audit-mac/v1"]),
+            self.checkpoint_key(),
+        )
+    }
+
     /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).
     pub fn checkpoint_key(&self) -> [u8; 32] {
         self.search_hmac(&[b"kyc-receiver/audit-checkpoint/v1"])
@@ -250,6 +258,10 @@ impl Protection {
 impl crate::store::rotation::Resealer for Protection {
     fn active_key_id(&self) -> &str {
         self.keys.data.active_key_id()
+    }
+
+    fn audit_key(&self) -> crate::store::audit_log::AuditKey {
+        Protection::audit_key(self)
     }
 
     fn reseal_image(

@@ -408,6 +408,7 @@ async fn record_failure(
     actor: &str,
 ) -> Result<(), ReplayError> {
     let pool = env.pool.clone();
+    let key = env.protection.audit_key();
     let (id, requester_id, error, actor) = (
         row.id.clone(),
         row.requester_id.clone(),
@@ -417,7 +418,7 @@ async fn record_failure(
     blocking(move || {
         let mut conn = pool.get()?;
         let now = Utc::now().naive_utc();
-        in_chain(&mut conn, |c, cursor| {
+        in_chain(&mut conn, &key, |c, cursor| {
             rows::record_failure(c, &id, &error.code, &error.message, error.status, now)?;
             let draft = audit_log::AuditDraft {
                 kind: "quarantine_replay_failed".into(),
@@ -435,9 +436,14 @@ async fn record_failure(
 }
 
 /// Deletes an entry, with an audit event; `false` when there was none.
-pub fn drop_entry(conn: &mut DbConnection, id: &str, actor: &str) -> Result<bool, StoreError> {
+pub fn drop_entry(
+    conn: &mut DbConnection,
+    key: &audit_log::AuditKey,
+    id: &str,
+    actor: &str,
+) -> Result<bool, StoreError> {
     let now = Utc::now().naive_utc();
-    Ok(in_chain(conn, |c, cursor| {
+    Ok(in_chain(conn, key, |c, cursor| {
         let Some(row) = rows::get(c, id)? else {
             return Ok(false);
         };
@@ -457,11 +463,12 @@ pub fn drop_entry(conn: &mut DbConnection, id: &str, actor: &str) -> Result<bool
 /// Runs `work` in a transaction holding the audit chain's head.
 pub fn in_chain<T>(
     conn: &mut DbConnection,
+    key: &audit_log::AuditKey,
     work: impl FnOnce(&mut DbConnection, &mut audit_log::ChainCursor) -> diesel::QueryResult<T>,
 ) -> diesel::QueryResult<T> {
     use diesel::Connection;
     conn.transaction(|c| {
-        let mut cursor = audit_log::ChainCursor::lock(c)?;
+        let mut cursor = audit_log::ChainCursor::lock(c, key)?;
         let out = work(c, &mut cursor)?;
         cursor.save(c)?;
         Ok(out)
@@ -471,6 +478,7 @@ pub fn in_chain<T>(
 /// Audits that an admin opened a quarantined body (a read of personal data).
 pub fn audit_body_read(
     conn: &mut DbConnection,
+    key: &audit_log::AuditKey,
     row: &QuarantineRow,
     actor: &str,
     purpose: Option<&str>,
@@ -482,7 +490,7 @@ pub fn audit_body_read(
         requester_id: row.requester_id.clone(),
         details: json!({"quarantine_id": row.id, "purpose": purpose}),
     };
-    audit_log::append_alone(conn, &draft)?;
+    audit_log::append_alone(conn, key, &draft)?;
     Ok(())
 }
 

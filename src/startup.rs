@@ -107,8 +107,11 @@ impl Application {
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
-        record_mapping_activations(&pool, &mappings).await?;
-        let (writer, _threads) = Writer::start(pool.clone(), writer_limits(&settings));
+        record_mapping_activations(&pool, &mappings, protection.audit_key()).await?;
+        let (writer, _threads) = Writer::start(
+            pool.clone(),
+            writer_limits(&settings, protection.audit_key()),
+        );
         let head_signer = Arc::new(
             crate::audit::heads::HeadSigner::load(
                 &settings.audit.head_key_file,
@@ -134,7 +137,7 @@ impl Application {
             )
         };
         if store::retention::RetentionPolicy::of(&settings).enabled() {
-            spawn_retention(pool.clone(), &settings, protection.checkpoint_key());
+            spawn_retention(pool.clone(), &settings, protection.audit_key());
         }
 
         let addr = settings.bind_addr()?;
@@ -275,18 +278,18 @@ fn build_auth(settings: &Settings) -> Result<AuthStack, StartupError> {
 
 /// Runs retention every `retention.interval_secs` off the async workers; failures are logged and retried at
 /// the next tick.
-fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 32]) {
+fn spawn_retention(pool: store::Pool, settings: &Settings, key: crate::store::audit_log::AuditKey) {
     let policy = store::retention::RetentionPolicy::of(settings);
     let period = Duration::from_secs(settings.retention.interval_secs.max(1));
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(period);
         loop {
             ticks.tick().await;
-            let pool = pool.clone();
+            let (pool, key) = (pool.clone(), key.clone());
             let outcome = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
                 let mut conn = pool.get()?;
                 let now = chrono::Utc::now().naive_utc();
-                store::retention::run(&mut conn, &policy, &checkpoint_key, now, false)
+                store::retention::run(&mut conn, &policy, &key, now, false)
                     .map_err(StoreError::from)
             })
             .await;
@@ -313,12 +316,14 @@ fn spawn_retention(pool: store::Pool, settings: &Settings, checkpoint_key: [u8; 
 async fn record_mapping_activations(
     pool: &store::Pool,
     mappings: &Arc<MappingRegistry>,
+    key: crate::store::audit_log::AuditKey,
 ) -> Result<(), StartupError> {
-    let (start_pool, set) = (pool.clone(), mappings.current());
+    let (start_pool, set, start_key) = (pool.clone(), mappings.current(), key.clone());
     tokio::task::spawn_blocking(move || -> Result<i64, StoreError> {
         let mut conn = start_pool.get()?;
         Ok(store::mapping_versions::record_activation(
             &mut conn,
+            &start_key,
             &set,
             "start-up",
             chrono::Utc::now().naive_utc(),
@@ -331,6 +336,7 @@ async fn record_mapping_activations(
         let recorded = pool.get().map_err(StoreError::from).and_then(|mut conn| {
             Ok(store::mapping_versions::record_activation(
                 &mut conn,
+                &key,
                 set,
                 trigger,
                 chrono::Utc::now().naive_utc(),
@@ -415,8 +421,11 @@ fn reload_on_sighup(registry: &Arc<MappingRegistry>) {
     }
 }
 
-/// The writer's limits from `[database]` and `[quarantine]`.
-pub fn writer_limits(settings: &Settings) -> WriterLimits {
+/// The writer's limits from `[database]`, `[quarantine]` and `[events]`, and the audit key it MACs events with.
+pub fn writer_limits(
+    settings: &Settings,
+    audit_key: crate::store::audit_log::AuditKey,
+) -> WriterLimits {
     let db = &settings.database;
     let threads = db.writers.max(1);
     WriterLimits {
@@ -427,6 +436,7 @@ pub fn writer_limits(settings: &Settings) -> WriterLimits {
         queue_depth: db.queue_depth,
         quarantine_max_bytes: settings.quarantine.max_bytes,
         events: settings.events.enabled,
+        audit_key,
     }
 }
 

@@ -284,12 +284,15 @@ async fn act(
     let settings = state.settings.clone();
     let actor = principal.client_id;
     let endpoint = name.clone();
+    let key = state.protection.audit_key();
     let count = with_db(state, move |conn| {
-        let w = &settings.webhooks;
+        let (w, k) = (&settings.webhooks, &key);
         Ok(match action {
-            Action::Pause => admin::set_paused(conn, w, &endpoint, true, &actor).map(|()| 0)?,
-            Action::Resume => admin::set_paused(conn, w, &endpoint, false, &actor).map(|()| 0)?,
-            Action::Redeliver(seq) => admin::redeliver(conn, w, &endpoint, seq, &actor)?,
+            Action::Pause => admin::set_paused(conn, k, w, &endpoint, true, &actor).map(|()| 0)?,
+            Action::Resume => {
+                admin::set_paused(conn, k, w, &endpoint, false, &actor).map(|()| 0)?
+            }
+            Action::Redeliver(seq) => admin::redeliver(conn, k, w, &endpoint, seq, &actor)?,
         })
     })
     .await?;

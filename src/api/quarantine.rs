@@ -162,9 +162,11 @@ pub async fn show(
         if let Some(body) = body {
             let actor = principal.client_id.clone();
             let audited = row.clone();
+            let key = state.protection.audit_key();
             with_db(&state, move |conn| {
                 Ok(quarantine::audit_body_read(
                     conn,
+                    &key,
                     &audited,
                     &actor,
                     purpose.as_deref(),
@@ -320,8 +322,9 @@ pub async fn drop_entry(
     }
     let actor = principal.client_id;
     let wanted = id.clone();
+    let key = state.protection.audit_key();
     let dropped = with_db(&state, move |conn| {
-        Ok(quarantine::drop_entry(conn, &wanted, &actor)?)
+        Ok(quarantine::drop_entry(conn, &key, &wanted, &actor)?)
     })
     .await?;
     if !dropped {

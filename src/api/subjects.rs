@@ -67,9 +67,11 @@ pub async fn erase(
     let pseudonym = state.protection.subject_pseudonym(&user_id);
     let actor = principal.client_id;
     let emit = state.settings.events.enabled;
+    let key = state.protection.audit_key();
     let receipt = with_db(&state, move |conn| {
         Ok(store::erasure::erase_subject(
             conn,
+            &key,
             &user_id,
             &pseudonym,
             &reason,

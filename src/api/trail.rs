@@ -85,7 +85,7 @@ pub async fn verify(
     // pooled connection. No report is reused: a row changed behind an unchanged chain head must show.
     let _one_at_a_time = state.verify_walk.lock().await;
     // The same check as `kyc-receiver audit verify`, retention checkpoints' MACs included.
-    let key = state.protection.checkpoint_key();
+    let key = state.protection.audit_key();
     // The heads this instance signed, checked with its own key (auditors check their copies with the CLI or
     // the independent verifier).
     let file = state.settings.audit.heads_file.clone();

@@ -46,7 +46,7 @@ pub fn audit_verify(
     public_key: Option<&Path>,
 ) -> Result<(), String> {
     let mut host = open(config)?;
-    let key = host.protection.checkpoint_key();
+    let key = host.protection.audit_key();
     let report = match heads {
         None => crate::audit::verify_with_key(&mut host.conn, Some(&key)),
         Some(file) => {
@@ -157,6 +157,7 @@ pub fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(),
     let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     let receipt = store::erasure::erase_subject(
         &mut host.conn,
+        &host.protection.audit_key(),
         user_id,
         &host.protection.subject_pseudonym(user_id),
         reason.trim(),
@@ -174,7 +175,7 @@ pub fn retention_run(config: Option<PathBuf>, dry_run: bool) -> Result<(), Strin
     let report = store::retention::run(
         &mut host.conn,
         &RetentionPolicy::of(&host.settings),
-        &host.protection.checkpoint_key(),
+        &host.protection.audit_key(),
         chrono::Utc::now().naive_utc(),
         dry_run,
     )

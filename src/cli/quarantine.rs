@@ -126,8 +126,14 @@ pub fn run(config: Option<PathBuf>, command: QuarantineCommand) -> Result<(), St
                     .map_err(|e| e.to_string())?;
                 let opened = quarantine::open_body(&protection, &row).map_err(|e| e.to_string())?;
                 if let Some(bytes) = opened {
-                    quarantine::audit_body_read(&mut conn, &row, &actor, purpose.as_deref())
-                        .map_err(|e| e.to_string())?;
+                    quarantine::audit_body_read(
+                        &mut conn,
+                        &protection.audit_key(),
+                        &row,
+                        &actor,
+                        purpose.as_deref(),
+                    )
+                    .map_err(|e| e.to_string())?;
                     let profiles = settings.cipher_profiles().map_err(|e| e.to_string())?;
                     out["body"] =
                         serde_json::to_value(quarantine::display_body(&bytes, &profiles.request))
@@ -137,7 +143,9 @@ pub fn run(config: Option<PathBuf>, command: QuarantineCommand) -> Result<(), St
             print_json(&out)
         }
         QuarantineCommand::Drop { id } => {
-            if quarantine::drop_entry(&mut conn, &id, &actor).map_err(|e| e.to_string())? {
+            if quarantine::drop_entry(&mut conn, &protection.audit_key(), &id, &actor)
+                .map_err(|e| e.to_string())?
+            {
                 println!("dropped {id}");
                 Ok(())
             } else {
@@ -168,7 +176,7 @@ pub fn run(config: Option<PathBuf>, command: QuarantineCommand) -> Result<(), St
             let profiles = settings.cipher_profiles().map_err(|e| e.to_string())?;
             let reports = replay_all(
                 pool,
-                crate::startup::writer_limits(&settings),
+                crate::startup::writer_limits(&settings, protection.audit_key()),
                 Arc::new(profiles.request),
                 Arc::new(mappings),
                 protection,

@@ -243,7 +243,7 @@ fn audit_pii(
         requester_id: None,
         details,
     };
-    append_alone(&mut ctx.conn, &draft)
+    append_alone(&mut ctx.conn, &ctx.protection.audit_key(), &draft)
         .map(|_| ())
         .map_err(|e| format!("the audit event could not be stored, nothing shown: {e}"))
 }

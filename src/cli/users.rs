@@ -52,6 +52,9 @@ pub fn run(config: Option<PathBuf>, command: UsersCommand) -> Result<(), String>
         .map_err(|e| format!("database unavailable: {e}"))?;
     store::migrate(&mut conn).map_err(|e| e.to_string())?;
     let actor = cli_actor();
+    let key = crate::protect::Protection::from_settings(&settings.storage)
+        .map_err(|e| e.to_string())?
+        .audit_key();
     let failed = |e: AccountError| e.to_string();
     match command {
         UsersCommand::Add {
@@ -59,8 +62,15 @@ pub fn run(config: Option<PathBuf>, command: UsersCommand) -> Result<(), String>
             roles,
             display_name,
         } => {
-            let password = accounts::add(&mut conn, &name, display_name.as_deref(), &roles, &actor)
-                .map_err(failed)?;
+            let password = accounts::add(
+                &mut conn,
+                &key,
+                &name,
+                display_name.as_deref(),
+                &roles,
+                &actor,
+            )
+            .map_err(failed)?;
             println!("console user `{name}` added with roles {roles}");
             println!("one-time password (shown once; it must be changed at the first sign-in):");
             println!("{password}");
@@ -80,15 +90,15 @@ pub fn run(config: Option<PathBuf>, command: UsersCommand) -> Result<(), String>
             }
         }
         UsersCommand::Disable { name } => {
-            accounts::set_disabled(&mut conn, &name, true, &actor).map_err(failed)?;
+            accounts::set_disabled(&mut conn, &key, &name, true, &actor).map_err(failed)?;
             println!("console user `{name}` disabled; their sessions ended");
         }
         UsersCommand::Enable { name } => {
-            accounts::set_disabled(&mut conn, &name, false, &actor).map_err(failed)?;
+            accounts::set_disabled(&mut conn, &key, &name, false, &actor).map_err(failed)?;
             println!("console user `{name}` enabled");
         }
         UsersCommand::Reset { name } => {
-            let password = accounts::reset(&mut conn, &name, &actor).map_err(failed)?;
+            let password = accounts::reset(&mut conn, &key, &name, &actor).map_err(failed)?;
             println!("console user `{name}` reset: sessions ended, TOTP to be enrolled again");
             println!("one-time password (shown once; it must be changed at the first sign-in):");
             println!("{password}");

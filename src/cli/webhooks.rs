@@ -51,6 +51,9 @@ pub fn run(config: Option<PathBuf>, command: WebhooksCommand) -> Result<(), Stri
     store::migrate(&mut conn).map_err(|e| e.to_string())?;
     let actor = super::users::cli_actor();
     let w = &settings.webhooks;
+    let key = crate::protect::Protection::from_settings(&settings.storage)
+        .map_err(|e| e.to_string())?
+        .audit_key();
     match command {
         WebhooksCommand::List { json } => {
             let all = admin::list(&mut conn, w).map_err(|e| e.to_string())?;
@@ -101,18 +104,20 @@ pub fn run(config: Option<PathBuf>, command: WebhooksCommand) -> Result<(), Stri
             Ok(())
         }
         WebhooksCommand::Redeliver { endpoint, seq } => {
-            let n = admin::redeliver(&mut conn, w, &endpoint, seq, &actor)
+            let n = admin::redeliver(&mut conn, &key, w, &endpoint, seq, &actor)
                 .map_err(|e| e.to_string())?;
             println!("{n} event(s) will be delivered again to {endpoint}");
             Ok(())
         }
         WebhooksCommand::Pause { endpoint } => {
-            admin::set_paused(&mut conn, w, &endpoint, true, &actor).map_err(|e| e.to_string())?;
+            admin::set_paused(&mut conn, &key, w, &endpoint, true, &actor)
+                .map_err(|e| e.to_string())?;
             println!("{endpoint} paused");
             Ok(())
         }
         WebhooksCommand::Resume { endpoint } => {
-            admin::set_paused(&mut conn, w, &endpoint, false, &actor).map_err(|e| e.to_string())?;
+            admin::set_paused(&mut conn, &key, w, &endpoint, false, &actor)
+                .map_err(|e| e.to_string())?;
             println!("{endpoint} resumed");
             Ok(())
         }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::session::{Role, parse_roles, roles_text};
 use crate::auth::{generate_client_secret, hash_secret};
 use crate::store::DbConnection;
-use crate::store::audit_log::{AuditDraft, append_alone};
+use crate::store::audit_log::{AuditDraft, AuditKey, append_alone};
 use crate::store::console::{self, UserRow};
 
 /// Shortest password a person may choose.
@@ -64,12 +64,14 @@ pub fn check_new_password(password: &str) -> Result<(), AccountError> {
 /// Records an account change in the audit trail (names and roles, never a password).
 fn record(
     conn: &mut DbConnection,
+    key: &AuditKey,
     kind: &str,
     actor: &str,
     details: serde_json::Value,
 ) -> Result<(), AccountError> {
     append_alone(
         conn,
+        key,
         &AuditDraft {
             kind: kind.into(),
             actor: Some(actor.into()),
@@ -85,6 +87,7 @@ fn record(
 /// it (`cli:LOGIN`), named in the audit event.
 pub fn add(
     conn: &mut DbConnection,
+    key: &AuditKey,
     username: &str,
     display_name: Option<&str>,
     roles: &str,
@@ -121,6 +124,7 @@ pub fn add(
     )?;
     record(
         conn,
+        key,
         "console_user_added",
         actor,
         json!({"username": username, "roles": roles_text(&roles)}),
@@ -129,7 +133,12 @@ pub fn add(
 }
 
 /// Gives an account a new one-time password, forgets its TOTP secret (a lost device) and ends its sessions.
-pub fn reset(conn: &mut DbConnection, username: &str, actor: &str) -> Result<String, AccountError> {
+pub fn reset(
+    conn: &mut DbConnection,
+    key: &AuditKey,
+    username: &str,
+    actor: &str,
+) -> Result<String, AccountError> {
     if console::find_user(conn, username)?.is_none() {
         return Err(AccountError::Unknown(username.into()));
     }
@@ -140,6 +149,7 @@ pub fn reset(conn: &mut DbConnection, username: &str, actor: &str) -> Result<Str
     console::end_sessions_of(conn, &format!("user:{username}"))?;
     record(
         conn,
+        key,
         "console_user_reset",
         actor,
         json!({"username": username}),
@@ -150,6 +160,7 @@ pub fn reset(conn: &mut DbConnection, username: &str, actor: &str) -> Result<Str
 /// Disables (`true`) or enables an account; disabling ends its sessions.
 pub fn set_disabled(
     conn: &mut DbConnection,
+    key: &AuditKey,
     username: &str,
     disabled: bool,
     actor: &str,
@@ -162,7 +173,7 @@ pub fn set_disabled(
     } else {
         "console_user_enabled"
     };
-    record(conn, kind, actor, json!({"username": username}))
+    record(conn, key, kind, actor, json!({"username": username}))
 }
 
 #[cfg(test)]

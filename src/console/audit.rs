@@ -179,7 +179,7 @@ async fn verify(
     let report = {
         // The same rule as the API: one walk at a time, never a cached report.
         let _one_at_a_time = state.verify_walk.lock().await;
-        let key = state.protection.checkpoint_key();
+        let key = state.protection.audit_key();
         with_db(&state, move |conn| {
             Ok(crate::audit::verify_with_key(conn, Some(&key))?)
         })

@@ -494,10 +494,13 @@ async fn claim(
         person.subject.clone(),
         person.display_name.clone(),
     );
+    let key = state.protection.audit_key();
     let outcome = with_db(&state, move |conn| {
         let now = Utc::now().naive_utc();
         let until = now + Duration::milliseconds((minutes * 60_000.0) as i64);
-        Ok(console::claim(conn, &wanted, &subject, &name, now, until)?)
+        Ok(console::claim(
+            conn, &key, &wanted, &subject, &name, now, until,
+        )?)
     })
     .await?;
     match outcome {
@@ -523,9 +526,11 @@ async fn release(
 ) -> Result<HttpResponse, ConsoleError> {
     let (person, reference) = reviewer_post(&req, &path, payload, &state).await?;
     let (wanted, subject) = (reference.clone(), person.subject.clone());
+    let key = state.protection.audit_key();
     with_db(&state, move |conn| {
         Ok(console::release(
             conn,
+            &key,
             &wanted,
             &subject,
             Utc::now().naive_utc(),
@@ -572,8 +577,14 @@ async fn review(
             note_hmac,
             created_at: crate::store::audit_log::truncate_to_micros(Utc::now().naive_utc()),
         };
+        let key = state.protection.audit_key();
         let outcome = with_db(&state, move |conn| {
-            Ok(console::propose(conn, &proposal, Utc::now().naive_utc())?)
+            Ok(console::propose(
+                conn,
+                &key,
+                &proposal,
+                Utc::now().naive_utc(),
+            )?)
         })
         .await?;
         return match outcome {

@@ -100,8 +100,9 @@ async fn act(
         }
         "drop" => {
             let wanted = id.clone();
+            let key = state.protection.audit_key();
             let dropped = with_db(&state, move |conn| {
-                Ok(quarantine::drop_entry(conn, &wanted, &actor)?)
+                Ok(quarantine::drop_entry(conn, &key, &wanted, &actor)?)
             })
             .await?;
             if !dropped {

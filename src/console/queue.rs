@@ -144,6 +144,7 @@ async fn claim_next(
     let _: super::Button = read_form(&req, payload, &state, &person, 4096).await?;
     let minutes = state.settings.console.claim_minutes;
     let (subject, name) = (person.subject.clone(), person.display_name.clone());
+    let key = state.protection.audit_key();
     let claimed = with_db(&state, move |conn| {
         let now = Utc::now().naive_utc();
         let until = now + Duration::milliseconds((minutes * 60_000.0) as i64);
@@ -158,7 +159,7 @@ async fn claim_next(
                     && item.proposal.as_ref().is_none_or(|p| p.subject != subject);
                 if free
                     && let ClaimOutcome::Claimed(_) =
-                        console::claim(conn, &item.reference, &subject, &name, now, until)?
+                        console::claim(conn, &key, &item.reference, &subject, &name, now, until)?
                 {
                     return Ok(Some(item.reference.clone()));
                 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::config::WebhooksSettings;
-use crate::store::audit_log::{AuditDraft, format_timestamp};
+use crate::store::audit_log::{AuditDraft, AuditKey, format_timestamp};
 use crate::store::events::{self, DeadLetter};
 use crate::store::{DbConnection, StoreError};
 
@@ -134,6 +134,7 @@ fn known(settings: &WebhooksSettings, name: &str) -> Result<(), AdminError> {
 /// Pauses or resumes an endpoint.
 pub fn set_paused(
     conn: &mut DbConnection,
+    key: &AuditKey,
     settings: &WebhooksSettings,
     name: &str,
     paused: bool,
@@ -145,7 +146,7 @@ pub fn set_paused(
     } else {
         "webhook_resumed"
     };
-    crate::quarantine::in_chain(conn, |c, cursor| {
+    crate::quarantine::in_chain(conn, key, |c, cursor| {
         events::set_paused(c, name, paused)?;
         let draft = AuditDraft {
             kind: kind.into(),
@@ -164,6 +165,7 @@ pub fn set_paused(
 /// every dead letter of the endpoint. Returns how many.
 pub fn redeliver(
     conn: &mut DbConnection,
+    key: &AuditKey,
     settings: &WebhooksSettings,
     name: &str,
     seq: Option<i64>,
@@ -171,7 +173,7 @@ pub fn redeliver(
 ) -> Result<usize, AdminError> {
     known(settings, name)?;
     let now = Utc::now().naive_utc();
-    let asked = crate::quarantine::in_chain(conn, |c, cursor| {
+    let asked = crate::quarantine::in_chain(conn, key, |c, cursor| {
         events::ensure_endpoint(c, name, false)?;
         let n = events::request_redelivery(c, name, seq, now)?;
         if n > 0 {

@@ -46,8 +46,74 @@ pub struct AuditEvent {
     pub details: String,
     /// Hash of the previous event (64 zeros for the first).
     pub prev_hash: String,
-    /// SHA-256 of this event's canonical encoding, see [`event_hash`].
+    /// This event's hash, see [`event_hash`].
     pub hash: String,
+    /// 1: plain SHA-256 (events written before keyed hashes); 2: HMAC-SHA256 under the audit key `hash_key`.
+    pub hash_version: i32,
+    /// The id of the audit key of a version 2 hash.
+    pub hash_key: Option<String>,
+}
+
+/// The key that MACs audit events (and the retention checkpoints), derived from the storage search key so it
+/// lives where the data keys live, never in the database. Its id (the first 16 hex digits of the key's SHA-256)
+/// is stored with each event, so a verifier knows which key an event needs. The MAC key may be handed to an
+/// auditor's verifier: it is one-way derived, and reveals neither the search key nor the checkpoint key.
+#[derive(Clone)]
+pub struct AuditKey {
+    id: String,
+    mac: [u8; 32],
+    checkpoint: [u8; 32],
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditKey {
+    /// A key from its MAC key and the retention checkpoints' key.
+    pub fn new(mac: [u8; 32], checkpoint: [u8; 32]) -> AuditKey {
+        AuditKey {
+            id: hex::encode(Sha256::digest(mac))[..16].to_string(),
+            mac,
+            checkpoint,
+        }
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The MAC key (for `kyc-receiver audit mac-key`, to hand to an independent verifier).
+    pub fn mac_key(&self) -> &[u8; 32] {
+        &self.mac
+    }
+
+    /// The retention checkpoints' MAC key.
+    pub fn checkpoint_key(&self) -> &[u8; 32] {
+        &self.checkpoint
+    }
+
+    fn mac_hex(&self, bytes: &[u8]) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.mac)
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(bytes);
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+// HMAC takes keys of any length; a 32-byte key cannot be refused.
+fn unreachable_hmac() -> hmac::Hmac<Sha256> {
+    use hmac::Mac;
+    match <hmac::Hmac<Sha256> as Mac>::new_from_slice(&[0u8; 32]) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts every key length"),
+    }
 }
 
 /// The chain head held for the length of one transaction. It also hands out decision-event sequence numbers
@@ -56,11 +122,13 @@ pub struct ChainCursor {
     seq: i64,
     hash: String,
     event_seq: i64,
+    key: AuditKey,
 }
 
 impl ChainCursor {
-    /// Locks the head row (a no-op update) and reads it. Call inside a transaction.
-    pub fn lock(conn: &mut DbConnection) -> QueryResult<ChainCursor> {
+    /// Locks the head row (a no-op update) and reads it. Call inside a transaction. New events are MAC'd
+    /// with `key`.
+    pub fn lock(conn: &mut DbConnection, key: &AuditKey) -> QueryResult<ChainCursor> {
         diesel::update(audit_head::table.find(1))
             .set(audit_head::seq.eq(audit_head::seq))
             .execute(conn)?;
@@ -72,6 +140,7 @@ impl ChainCursor {
             seq,
             hash,
             event_seq,
+            key: key.clone(),
         })
     }
 
@@ -108,8 +177,10 @@ impl ChainCursor {
             details: draft.details.to_string(),
             prev_hash: self.hash.clone(),
             hash: String::new(),
+            hash_version: 2,
+            hash_key: Some(self.key.id.clone()),
         };
-        event.hash = event_hash(&event);
+        event.hash = keyed_event_hash(&event, &self.key);
         self.seq = event.seq;
         self.hash.clone_from(&event.hash);
         event
@@ -172,8 +243,27 @@ pub fn insert_events(conn: &mut DbConnection, events: &[AuditEvent]) -> QueryRes
     Ok(())
 }
 
-/// SHA-256 (hex) of an event's canonical encoding: a JSON array of every column but `hash`, in column order,
-/// with the timestamp as RFC 3339 in microseconds. JSON arrays of strings and integers serialise one way only.
+/// HMAC-SHA256 (hex) under `key` of a version 2 event's canonical encoding: the JSON array `[2, hash_key, seq,
+/// occurred_at, kind, actor, reference, requester_id, details, prev_hash]` (docs/audit-format.md).
+pub fn keyed_event_hash(event: &AuditEvent, key: &AuditKey) -> String {
+    let canonical = serde_json::json!([
+        2,
+        event.hash_key,
+        event.seq,
+        format_timestamp(event.occurred_at),
+        event.kind,
+        event.actor,
+        event.reference,
+        event.requester_id,
+        event.details,
+        event.prev_hash,
+    ]);
+    key.mac_hex(canonical.to_string().as_bytes())
+}
+
+/// SHA-256 (hex) of a version 1 event's canonical encoding: a JSON array of every column but `hash`, in column
+/// order, with the timestamp as RFC 3339 in microseconds. JSON arrays of strings and integers serialise one way
+/// only. Events written before keyed hashes keep verifying under this rule.
 pub fn event_hash(event: &AuditEvent) -> String {
     let canonical = serde_json::json!([
         event.seq,
@@ -200,9 +290,13 @@ pub fn truncate_to_micros(t: NaiveDateTime) -> NaiveDateTime {
 
 /// Appends one event in a transaction of its own, for processes without a writer (the operator CLI). The head
 /// lock serialises it with a running service's writers.
-pub fn append_alone(conn: &mut DbConnection, draft: &AuditDraft) -> QueryResult<i64> {
+pub fn append_alone(
+    conn: &mut DbConnection,
+    key: &AuditKey,
+    draft: &AuditDraft,
+) -> QueryResult<i64> {
     conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, key)?;
         let seq = cursor.append(c, draft, chrono::Utc::now().naive_utc())?;
         cursor.save(c)?;
         Ok(seq)

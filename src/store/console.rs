@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use kyc_crypto::at_rest::SealedBlob;
 
-use super::audit_log::{AuditDraft, ChainCursor, truncate_to_micros};
+use super::audit_log::{AuditDraft, AuditKey, ChainCursor, truncate_to_micros};
 use super::schema::{
     console_claims, console_oidc_logins, console_proposals, console_sessions, console_users,
 };
@@ -375,6 +375,7 @@ pub enum ClaimOutcome {
 /// event. Under the chain lock, so two reviewers racing for one case cannot both win.
 pub fn claim(
     conn: &mut DbConnection,
+    key: &AuditKey,
     reference: &Reference,
     subject: &str,
     display_name: &str,
@@ -382,7 +383,7 @@ pub fn claim(
     until: NaiveDateTime,
 ) -> QueryResult<ClaimOutcome> {
     conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, key)?;
         let status: Option<Status> = submissions::table
             .find(reference)
             .select(submissions::status)
@@ -428,12 +429,13 @@ pub fn claim(
 /// Releases `subject`'s claim on a case (nothing when they hold none), with its audit event.
 pub fn release(
     conn: &mut DbConnection,
+    key: &AuditKey,
     reference: &Reference,
     subject: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, key)?;
         let n = diesel::delete(
             console_claims::table
                 .find(reference)
@@ -471,11 +473,12 @@ pub enum ProposeOutcome {
 /// its HMAC goes in).
 pub fn propose(
     conn: &mut DbConnection,
+    key: &AuditKey,
     proposal: &ProposalRow,
     now: NaiveDateTime,
 ) -> QueryResult<ProposeOutcome> {
     conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, key)?;
         let status: Option<Status> = submissions::table
             .find(&proposal.reference)
             .select(submissions::status)

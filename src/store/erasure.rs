@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use super::audit_log::{AuditDraft, ChainCursor};
+use super::audit_log::{AuditDraft, AuditKey, ChainCursor};
 use super::submissions::SubmissionRow;
 use super::{DbConnection, reviews, submission_images, submissions_table as submissions};
 use crate::submission::Reference;
@@ -38,6 +38,7 @@ pub struct ErasureReceipt {
 /// Erases the subject `user_id`; `pseudonym` replaces it. Idempotent: a second call finds nothing left.
 pub fn erase_subject(
     conn: &mut DbConnection,
+    key: &AuditKey,
     user_id: &str,
     pseudonym: &str,
     reason: &str,
@@ -46,7 +47,7 @@ pub fn erase_subject(
     emit_event: bool,
 ) -> QueryResult<ErasureReceipt> {
     conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, key)?;
         let rows: Vec<SubmissionRow> = submissions::table
             .filter(submissions::user_id.eq(user_id))
             .order(submissions::reference)

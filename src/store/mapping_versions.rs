@@ -8,7 +8,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::DbConnection;
-use super::audit_log::{AuditDraft, ChainCursor};
+use super::audit_log::{AuditDraft, AuditKey, ChainCursor};
 use super::schema::mapping_versions;
 use crate::mapping::MappingSet;
 
@@ -42,12 +42,13 @@ pub fn set_hash(set: &MappingSet) -> String {
 /// and SHA-256, the set's hash and what activated it), in one transaction. Returns the event's sequence number.
 pub fn record_activation(
     conn: &mut DbConnection,
+    key: &AuditKey,
     set: &MappingSet,
     trigger: &str,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
     conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, key)?;
         let mut files = Vec::new();
         for m in set.iter() {
             let known = mapping_versions::table

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::audit_log::{AuditDraft, ChainCursor, format_timestamp, truncate_to_micros};
+use super::audit_log::{AuditDraft, AuditKey, ChainCursor, format_timestamp, truncate_to_micros};
 use super::{
     DbConnection, audit_checkpoints, audit_events, submission_images,
     submissions_table as submissions,
@@ -135,7 +135,7 @@ fn cutoff(now: NaiveDateTime, days: u32) -> Option<NaiveDateTime> {
 pub fn run(
     conn: &mut DbConnection,
     policy: &RetentionPolicy,
-    checkpoint_key: &[u8],
+    key: &AuditKey,
     now: NaiveDateTime,
     dry_run: bool,
 ) -> QueryResult<RetentionReport> {
@@ -168,7 +168,7 @@ pub fn run(
             conn.transaction(|c| {
                 diesel::delete(submission_images::table.filter(submission_images::reference.eq_any(&refs)))
                     .execute(c)?;
-                append(c, "retention_images", json!({"images": n, "submissions": refs.len(),
+                append(c, key, "retention_images", json!({"images": n, "submissions": refs.len(),
                     "from": refs.first(), "to": refs.last(), "older_than_days": policy.images_days}), now)
             })?;
             report.batches += 1;
@@ -196,7 +196,7 @@ pub fn run(
             conn.transaction(|c| {
                 // Reviews and images go with their submission (ON DELETE CASCADE).
                 diesel::delete(submissions::table.filter(submissions::reference.eq_any(&refs))).execute(c)?;
-                append(c, "retention_records", json!({"submissions": refs.len(),
+                append(c, key, "retention_records", json!({"submissions": refs.len(),
                     "from": refs.first(), "to": refs.last(), "older_than_days": policy.records_days}), now)
             })?;
             report.batches += 1;
@@ -216,6 +216,7 @@ pub fn run(
                 super::quarantine::delete_many(c, &ids)?;
                 append(
                     c,
+                    key,
                     "retention_quarantine",
                     json!({"entries": ids.len(), "ids": ids,
                     "older_than_days": policy.quarantine_days}),
@@ -239,6 +240,7 @@ pub fn run(
                 super::events::delete(c, &seqs)?;
                 append(
                     c,
+                    key,
                     "retention_events",
                     json!({"events": seqs.len(), "from": seqs.first(),
                     "to": seqs.last(), "older_than_days": policy.events_days}),
@@ -249,7 +251,7 @@ pub fn run(
         }
     }
     if let Some(cut) = cutoff(now, policy.audit_days) {
-        remove_audit_prefix(conn, cut, batch, checkpoint_key, now, dry_run, &mut report)?;
+        remove_audit_prefix(conn, cut, batch, key, now, dry_run, &mut report)?;
     }
     Ok(report)
 }
@@ -260,7 +262,7 @@ fn remove_audit_prefix(
     conn: &mut DbConnection,
     cut: NaiveDateTime,
     batch: i64,
-    key: &[u8],
+    key: &AuditKey,
     now: NaiveDateTime,
     dry_run: bool,
     report: &mut RetentionReport,
@@ -305,13 +307,20 @@ fn remove_audit_prefix(
                     hash: last_hash.clone(),
                     created_at,
                     removed_events: removed,
-                    mac: checkpoint_mac(key, last_seq, &last_hash, created_at, removed),
+                    mac: checkpoint_mac(
+                        key.checkpoint_key(),
+                        last_seq,
+                        &last_hash,
+                        created_at,
+                        removed,
+                    ),
                 })
                 .execute(c)?;
             diesel::delete(audit_events::table.filter(audit_events::seq.le(last_seq)))
                 .execute(c)?;
             append(
                 c,
+                key,
                 "retention_audit",
                 json!({"removed_events": removed_now, "up_to_seq": last_seq}),
                 now,
@@ -324,11 +333,12 @@ fn remove_audit_prefix(
 
 fn append(
     c: &mut DbConnection,
+    key: &AuditKey,
     kind: &str,
     details: serde_json::Value,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let mut cursor = ChainCursor::lock(c)?;
+    let mut cursor = ChainCursor::lock(c, key)?;
     cursor.append(
         c,
         &AuditDraft {

@@ -35,6 +35,8 @@ pub struct RotationReport {
 pub trait Resealer {
     /// The id of the key that new blobs are sealed with.
     fn active_key_id(&self) -> &str;
+    /// The key that MACs the audit events of the rotation.
+    fn audit_key(&self) -> super::audit_log::AuditKey;
     /// Opens an image of `reference` and seals it again under the active key.
     fn reseal_image(
         &self,
@@ -76,7 +78,7 @@ pub fn rotate_data(
             resealed.push((reference, old, fresh));
         }
         let written = conn.transaction(|c| {
-            let cursor = ChainCursor::lock(c)?;
+            let cursor = ChainCursor::lock(c, &keys.audit_key())?;
             let mut written = 0usize;
             for (reference, old, fresh) in &resealed {
                 written += diesel::update(
@@ -109,7 +111,7 @@ pub fn rotate_data(
         if planned.is_empty() {
             break;
         }
-        let written = write_records(conn, &planned, &active)?;
+        let written = write_records(conn, &keys.audit_key(), &planned, &active)?;
         report.records += written as u64;
         report.skipped += (planned.len() - written) as u64;
         report.batches += 1;
@@ -163,11 +165,12 @@ pub fn plan_records(
 /// content hash it was read with; returns how many were written.
 pub fn write_records(
     conn: &mut DbConnection,
+    key: &super::audit_log::AuditKey,
     planned: &[PlannedRecord],
     active: &str,
 ) -> Result<usize, StoreError> {
     let written = conn.transaction(|c| {
-        let cursor = ChainCursor::lock(c)?;
+        let cursor = ChainCursor::lock(c, key)?;
         let mut written = 0usize;
         let mut hashes = serde_json::Map::new();
         for PlannedRecord { read_hash, row } in planned {

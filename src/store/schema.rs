@@ -43,6 +43,8 @@ diesel::table! {
         details -> Text,
         prev_hash -> Text,
         hash -> Text,
+        hash_version -> Integer,
+        hash_key -> Nullable<Text>,
     }
 }
 

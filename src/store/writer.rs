@@ -53,8 +53,8 @@ pub enum SubmitOutcome {
     },
 }
 
-/// Batch limits and thread count.
-#[derive(Debug, Clone, Copy)]
+/// Batch limits, thread count, and the audit key new events are MAC'd with.
+#[derive(Debug, Clone)]
 pub struct WriterLimits {
     /// Writer threads.
     pub threads: usize,
@@ -70,6 +70,8 @@ pub struct WriterLimits {
     pub quarantine_max_bytes: u64,
     /// `events.enabled`: write a decision event with every stored submission and review.
     pub events: bool,
+    /// MACs the audit events the writer appends.
+    pub audit_key: super::audit_log::AuditKey,
 }
 
 /// A submission that comes out of the quarantine: its entry is marked in the same transaction.
@@ -150,11 +152,12 @@ impl Writer {
         let committed = Arc::new(tokio::sync::watch::Sender::new(0u64));
         let handles = (0..limits.threads.max(1))
             .filter_map(|i| {
-                let (pool, rx, arriving, committed) = (
+                let (pool, rx, arriving, committed, limits) = (
                     pool.clone(),
                     rx.clone(),
                     arriving.clone(),
                     committed.clone(),
+                    limits.clone(),
                 );
                 std::thread::Builder::new()
                     .name(format!("kyc-writer-{i}"))
@@ -299,7 +302,7 @@ fn writer_loop(
             let Some(first) = rx.blocking_recv() else {
                 return;
             };
-            gather(&mut rx, first, arriving, limits)
+            gather(&mut rx, first, arriving, &limits)
         };
         let signals = batch
             .iter()
@@ -318,7 +321,7 @@ fn gather(
     rx: &mut mpsc::Receiver<Job>,
     first: Job,
     arriving: &AtomicUsize,
-    limits: WriterLimits,
+    limits: &WriterLimits,
 ) -> Vec<Job> {
     let deadline = std::time::Instant::now() + limits.batch_max_wait;
     let mut bytes = first.weight();
@@ -404,7 +407,7 @@ fn run_batch(pool: &Pool, batch: &[Job], limits: &WriterLimits) -> Result<Vec<Do
     let mut conn = pool.get()?;
     let now = Utc::now().naive_utc();
     let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, &limits.audit_key)?;
         let keys: Vec<IdempotencyKey> = batch
             .iter()
             .filter_map(|j| match j {
@@ -671,6 +674,7 @@ mod tests {
             queue_depth: 16,
             quarantine_max_bytes: 1 << 20,
             events: true,
+            audit_key: crate::store::audit_log::AuditKey::new([1; 32], [2; 32]),
         }
     }
 
@@ -686,7 +690,7 @@ mod tests {
             &mut rx,
             audit_job(),
             &arriving,
-            limits(Duration::from_secs(3600)),
+            &limits(Duration::from_secs(3600)),
         );
         assert_eq!(batch.len(), 4);
     }
@@ -705,7 +709,7 @@ mod tests {
             &mut rx,
             audit_job(),
             &arriving,
-            limits(Duration::from_secs(3600)),
+            &limits(Duration::from_secs(3600)),
         );
         late.join().expect("sender");
         assert_eq!(batch.len(), 8, "batch_max_rows caps the batch");

@@ -33,15 +33,20 @@ async fn populate(app: &TestApp) -> Vec<String> {
 }
 
 fn verify(app: &TestApp) -> VerifyReport {
-    audit::verify(&mut app.db()).expect("verify")
+    audit::verify_with_key(
+        &mut app.db(),
+        Some(&crate::helpers::protection().audit_key()),
+    )
+    .expect("verify")
 }
 
 fn cli_verify(app: &TestApp) -> (bool, String) {
+    // The app's own configuration: the audit key comes from its storage keys.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kyc-receiver"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--config")
+        .arg(app.file("kyc-receiver.toml"))
         .args(["audit", "verify"])
         .env_remove("KYC_CONFIG")
-        .env("KYC__DATABASE__URL", &app.db_url)
         .output()
         .expect("run");
     (
@@ -266,7 +271,8 @@ fn verify_heads(app: &TestApp) -> (bool, String) {
     )
 }
 
-/// Rewrites every event from `from` on with recomputed plain SHA-256 hashes, as a database writer could.
+/// Rewrites every event from `from` on with recomputed plain SHA-256 hashes (version 1), as a database writer
+/// without the audit key could.
 fn rechain(app: &TestApp, from: i64) {
     use kyc_receiver::store::audit_log::{event_hash, events_after};
     let mut db = app.db();
@@ -274,15 +280,17 @@ fn rechain(app: &TestApp, from: i64) {
     let mut prev = events
         .iter()
         .find(|e| e.seq == from - 1)
-        .map(|e| e.hash.clone())
-        .expect("the event before");
+        .map_or_else(|| audit::GENESIS_HASH.to_string(), |e| e.hash.clone());
     for mut e in events.into_iter().filter(|e| e.seq >= from) {
         e.prev_hash = prev.clone();
+        e.hash_version = 1;
+        e.hash_key = None;
         e.hash = event_hash(&e);
         tamper(
             app,
             &format!(
-                "UPDATE audit_events SET prev_hash = '{}', hash = '{}' WHERE seq = {}",
+                "UPDATE audit_events SET prev_hash = '{}', hash = '{}', hash_version = 1, hash_key = NULL \
+                 WHERE seq = {}",
                 e.prev_hash, e.hash, e.seq
             ),
         );
@@ -397,20 +405,26 @@ async fn signed_heads_catch_rewrites_truncation_and_rollback(app: &TestApp) {
         &format!("UPDATE audit_head SET seq = {}, hash = '{kept}'", last - 2),
     );
     let (ok, text) = verify_heads(app);
-    assert!(
-        !ok && (text.contains("truncated") || text.contains("head_contradicted")),
-        "{text}"
-    );
+    assert!(!ok && text.contains("(truncated)"), "{text}");
 
-    // (b) An event edited and every later hash recomputed: the plain walk is fooled, the heads are not.
+    // (b) An event edited and every later hash recomputed without the key: the keyed chain shows it.
     tamper(
         app,
         "UPDATE audit_events SET details = '{\"status\":\"approved\"}' WHERE seq = 3",
     );
     rechain(app, 3);
+    let problem = verify(app).first_broken_event.expect("seen with the key");
+    assert_eq!(
+        (problem.seq, problem.kind),
+        (3, "content_changed"),
+        "{}",
+        problem.detail
+    );
+    // The whole chain rewritten with plain hashes leaves no keyed event to compare: the signed heads catch it.
+    rechain(app, 1);
     assert!(
         verify(app).first_broken_event.is_none(),
-        "a plain walk cannot see it"
+        "no keyed event is left"
     );
     let (ok, text) = verify_heads(app);
     assert!(!ok && text.contains("head_contradicted"), "{text}");

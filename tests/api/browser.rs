@@ -29,15 +29,18 @@ async fn console_in_a_browser(backend: Backend, name: &str) {
     unknown["kyc_info"]["document"]["version"] = serde_json::json!("9.9");
     assert_eq!(app.submit(unknown.to_string()).await.status(), 422);
     let mut db = app.db();
+    let key = crate::helpers::protection().audit_key();
     let reviewer = accounts::add(
         &mut db,
+        &key,
         "alice",
         Some("Alice Example"),
         "reviewer,pii,images,admin",
         "cli:test",
     )
     .expect("user");
-    let masked = accounts::add(&mut db, "bob", None, "reviewer,auditor", "cli:test").expect("user");
+    let masked =
+        accounts::add(&mut db, &key, "bob", None, "reviewer,auditor", "cli:test").expect("user");
     let data = &fixture_json("ditto-v3-full.json")["kyc_info"]["document"]["identity_data"];
     let personal: Vec<&str> = ["Given name", "Surname", "Document number"]
         .iter()

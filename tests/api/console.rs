@@ -97,7 +97,15 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 fn add_user(app: &TestApp, name: &str, roles: &str) -> String {
-    accounts::add(&mut app.db(), name, None, roles, "cli:test").expect("user")
+    accounts::add(
+        &mut app.db(),
+        &crate::helpers::protection().audit_key(),
+        name,
+        None,
+        roles,
+        "cli:test",
+    )
+    .expect("user")
 }
 
 /// The current TOTP code of the base32 secret shown on the enrolment page.

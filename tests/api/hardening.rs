@@ -390,6 +390,7 @@ async fn a_rotation_racing_an_erasure_never_restores_the_erased_data(app: &TestA
         .user_id;
     erasure::erase_subject(
         &mut db,
+        &keys.audit_key(),
         &user_id,
         &keys.subject_pseudonym(&user_id),
         "request 9",
@@ -398,7 +399,8 @@ async fn a_rotation_racing_an_erasure_never_restores_the_erased_data(app: &TestA
         true,
     )
     .expect("erase");
-    let written = rotation::write_records(&mut db, &planned, "t2").expect("write");
+    let written =
+        rotation::write_records(&mut db, &keys.audit_key(), &planned, "t2").expect("write");
     assert_eq!(written, 0, "the erased row changed since it was read");
     let row = submissions::find(&mut db, &reference)
         .expect("q")

@@ -10,8 +10,8 @@ use crate::helpers::{TEST_DATA_KEY, TestApp, fixture, test_protection};
 use kyc_receiver::audit;
 use kyc_receiver::store::retention::{RetentionPolicy, run};
 
-fn checkpoint_key() -> [u8; 32] {
-    test_protection("t1", &[("t1", TEST_DATA_KEY)]).checkpoint_key()
+fn checkpoint_key() -> kyc_receiver::store::audit_log::AuditKey {
+    test_protection("t1", &[("t1", TEST_DATA_KEY)]).audit_key()
 }
 
 fn policy(images: u32, records: u32, audit: u32) -> RetentionPolicy {

@@ -555,7 +555,7 @@ pub fn seed_records(
     use kyc_receiver::store::submissions::SubmissionRow;
     let template = fixture_json("ditto-v3-small.json");
     conn.transaction::<_, diesel::result::Error, _>(|c| {
-        let mut cursor = ChainCursor::lock(c)?;
+        let mut cursor = ChainCursor::lock(c, &protection.audit_key())?;
         for requester_id in requester_ids {
             let mut body = template.clone();
             body["request_info"]["requester_id"] = serde_json::json!(requester_id);

@@ -1,0 +1,2 @@
+ALTER TABLE audit_events DROP COLUMN hash_key;
+ALTER TABLE audit_events DROP COLUMN hash_version;

@@ -112,9 +112,9 @@ pub struct Problem {
     pub detail: String,
 }
 
-/// Walks the whole chain and every submission without the audit key: the links between events, plain (version
-/// 1) event hashes and the records' history are checked, keyed (version 2) event hashes and the retention
-/// checkpoint's MAC are not. Use [`verify_with_key`] where the storage keys are at hand.
+/// Walks the whole chain and every submission without the audit key: the links between events, the plain
+/// event hashes of version 1 and the records' history are checked; the keyed hashes of version 2 and the
+/// retention checkpoint's MAC are not. Use [`verify_with_key`] where the storage keys are at hand.
 pub fn verify(conn: &mut DbConnection) -> QueryResult<VerifyReport> {
     verify_with_key(conn, None)
 }

@@ -72,12 +72,14 @@ pub async fn erase(
         Ok(store::erasure::erase_subject(
             conn,
             &key,
-            &user_id,
-            &pseudonym,
-            &reason,
-            &actor,
-            Utc::now().naive_utc(),
-            emit,
+            store::erasure::ErasureRequest {
+                user_id: &user_id,
+                pseudonym: &pseudonym,
+                reason: &reason,
+                actor: &actor,
+                now: Utc::now().naive_utc(),
+                emit_event: emit,
+            },
         )?)
     })
     .await?;

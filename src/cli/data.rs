@@ -155,15 +155,19 @@ pub fn erase(config: Option<PathBuf>, user_id: &str, reason: &str) -> Result<(),
     }
     let mut host = open(config)?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let pseudonym = host.protection.subject_pseudonym(user_id);
+    let actor = format!("cli:{operator}");
     let receipt = store::erasure::erase_subject(
         &mut host.conn,
         &host.protection.audit_key(),
-        user_id,
-        &host.protection.subject_pseudonym(user_id),
-        reason.trim(),
-        &format!("cli:{operator}"),
-        chrono::Utc::now().naive_utc(),
-        host.settings.events.enabled,
+        store::erasure::ErasureRequest {
+            user_id,
+            pseudonym: &pseudonym,
+            reason: reason.trim(),
+            actor: &actor,
+            now: chrono::Utc::now().naive_utc(),
+            emit_event: host.settings.events.enabled,
+        },
     )
     .map_err(|e| format!("database error: {e}"))?;
     print_json(&receipt)
@@ -189,4 +193,18 @@ pub fn rotate_data(config: Option<PathBuf>, batch: i64) -> Result<(), String> {
     let report = store::rotation::rotate_data(&mut host.conn, &host.protection, batch)
         .map_err(|e| e.to_string())?;
     print_json(&report)
+}
+
+/// `audit mac-key`.
+pub fn audit_mac_key(config: Option<PathBuf>) -> Result<(), String> {
+    use base64::Engine;
+    let settings = super::load(config)?;
+    let protection = Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
+    let key = protection.audit_key();
+    eprintln!("audit key id {}", key.id());
+    println!(
+        "{}",
+        base64::engine::general_purpose::STANDARD.encode(key.mac_key())
+    );
+    Ok(())
 }

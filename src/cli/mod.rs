@@ -163,6 +163,8 @@ pub enum AuditCommand {
     SignHead,
     /// Print the public key (PEM) that verifies signed heads, to hand to auditors.
     PublicKey,
+    /// Print the audit MAC key (base64) that checks keyed event hashes, for an auditor's own verifier.
+    MacKey,
 }
 
 /// `keys …`
@@ -274,6 +276,9 @@ pub fn run() -> ExitCode {
         Command::Audit {
             command: AuditCommand::PublicKey,
         } => data::head_public_key(cli.config),
+        Command::Audit {
+            command: AuditCommand::MacKey,
+        } => data::audit_mac_key(cli.config),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {

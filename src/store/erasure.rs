@@ -35,17 +35,37 @@ pub struct ErasureReceipt {
     pub audit_seq: i64,
 }
 
+/// Who is erased, why, by whom and when.
+#[derive(Debug, Clone, Copy)]
+pub struct ErasureRequest<'a> {
+    /// The subject's user id as the upstream sent it.
+    pub user_id: &'a str,
+    /// The keyed pseudonym that replaces it.
+    pub pseudonym: &'a str,
+    /// Why (kept in the receipt).
+    pub reason: &'a str,
+    /// Who asked.
+    pub actor: &'a str,
+    /// When.
+    pub now: NaiveDateTime,
+    /// Write the `subject.erased` decision event.
+    pub emit_event: bool,
+}
+
 /// Erases the subject `user_id`; `pseudonym` replaces it. Idempotent: a second call finds nothing left.
 pub fn erase_subject(
     conn: &mut DbConnection,
     key: &AuditKey,
-    user_id: &str,
-    pseudonym: &str,
-    reason: &str,
-    actor: &str,
-    now: NaiveDateTime,
-    emit_event: bool,
+    request: ErasureRequest<'_>,
 ) -> QueryResult<ErasureReceipt> {
+    let ErasureRequest {
+        user_id,
+        pseudonym,
+        reason,
+        actor,
+        now,
+        emit_event,
+    } = request;
     conn.transaction(|c| {
         let mut cursor = ChainCursor::lock(c, key)?;
         let rows: Vec<SubmissionRow> = submissions::table

@@ -391,12 +391,14 @@ async fn a_rotation_racing_an_erasure_never_restores_the_erased_data(app: &TestA
     erasure::erase_subject(
         &mut db,
         &keys.audit_key(),
-        &user_id,
-        &keys.subject_pseudonym(&user_id),
-        "request 9",
-        "dpo",
-        chrono::Utc::now().naive_utc(),
-        true,
+        erasure::ErasureRequest {
+            user_id: &user_id,
+            pseudonym: &keys.subject_pseudonym(&user_id),
+            reason: "request 9",
+            actor: "dpo",
+            now: chrono::Utc::now().naive_utc(),
+            emit_event: true,
+        },
     )
     .expect("erase");
     let written =

@@ -6,6 +6,7 @@
 //! contradicts its history; rewriting the history too breaks the chain, which signed heads kept outside the
 //! database catch ([`heads`]).
 
+pub mod export;
 pub mod heads;
 
 use std::collections::HashMap;

@@ -112,7 +112,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
         super::token::token, super::submit::submit, super::subjects::erase, super::health::healthz,
         super::health::readyz, openapi_json,
         super::records::list, super::records::show, super::records::image,
-        super::review::review, super::trail::events, super::trail::verify, super::trail::head, super::export::export,
+        super::review::review, super::trail::events, super::trail::verify, super::trail::head, super::trail::export, super::export::export,
         super::quarantine::list, super::quarantine::show, super::quarantine::replay_one,
         super::quarantine::replay_many, super::quarantine::drop_entry, super::trace::trace,
         super::mapping_versions::show, super::events::feed, super::events::webhooks,

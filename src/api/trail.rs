@@ -141,3 +141,55 @@ pub struct SignedHeadAnswer {
     /// The Ed25519 public key (PEM, SubjectPublicKeyInfo).
     pub public_key_pem: String,
 }
+
+/// The whole trail as JSON Lines (the newest retention checkpoint, every event as stored, the head), streamed:
+/// what `tools/verify_audit.py` and other independent verifiers read (docs/audit-format.md).
+#[utoipa::path(get, path = "/v1/audit/export", tag = "audit",
+    responses(
+        (status = 200, description = "JSON Lines", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("oauth2" = ["kyc:read"]), ("bearer" = [])))]
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state, scopes::KYC_READ).await?;
+    let _: query::Nothing = query::parse(&req)?;
+    let pool = state.pool.clone();
+    let start = crate::audit::export::TrailExporter::new();
+    let stream = futures_util::stream::unfold(Some(start), move |exporter| {
+        let pool = pool.clone();
+        async move {
+            let mut exporter = exporter?;
+            let step = web::block(move || {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                let chunk = exporter.next_chunk(&mut conn).map_err(|e| e.to_string())?;
+                Ok::<_, String>((exporter, chunk))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            match step {
+                Ok((exporter, Some(chunk))) => {
+                    Some((Ok(actix_web::web::Bytes::from(chunk)), Some(exporter)))
+                }
+                Ok((_, None)) => None,
+                Err(e) => {
+                    log::error!("audit export aborted: {e}");
+                    Some((Err(std::io::Error::other("audit export aborted")), None))
+                }
+            }
+        }
+    });
+    Ok(private_ok()
+        .content_type("application/x-ndjson")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"kyc-audit.jsonl\"",
+        ))
+        .streaming(stream))
+}

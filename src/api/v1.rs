@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/events", "GET").route(web::get().to(trail::events)))
         .service(resource("/v1/audit/verify", "GET").route(web::get().to(trail::verify)))
         .service(resource("/v1/audit/head", "GET").route(web::get().to(trail::head)))
+        .service(resource("/v1/audit/export", "GET").route(web::get().to(trail::export)))
         .service(resource("/v1/export", "GET").route(web::get().to(export::export)))
         .service(resource("/v1/trace", "GET").route(web::get().to(trace::trace)))
         .service(resource("/v1/events", "GET").route(web::get().to(events::feed)))

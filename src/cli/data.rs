@@ -208,3 +208,25 @@ pub fn audit_mac_key(config: Option<PathBuf>) -> Result<(), String> {
     );
     Ok(())
 }
+
+/// `audit export [--output FILE]`.
+pub fn audit_export(config: Option<PathBuf>, output: Option<&Path>) -> Result<(), String> {
+    use std::io::Write;
+    let mut host = open(config)?;
+    let mut sink: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut exporter = crate::audit::export::TrailExporter::new();
+    while let Some(chunk) = exporter
+        .next_chunk(&mut host.conn)
+        .map_err(|e| format!("database error: {e}"))?
+    {
+        sink.write_all(chunk.as_bytes())
+            .map_err(|e| format!("cannot write the export: {e}"))?;
+    }
+    sink.flush()
+        .map_err(|e| format!("cannot write the export: {e}"))
+}

@@ -165,6 +165,12 @@ pub enum AuditCommand {
     PublicKey,
     /// Print the audit MAC key (base64) that checks keyed event hashes, for an auditor's own verifier.
     MacKey,
+    /// Write the trail as JSON Lines (checkpoint, events, head) for `tools/verify_audit.py` or any verifier.
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `keys …`
@@ -279,6 +285,9 @@ pub fn run() -> ExitCode {
         Command::Audit {
             command: AuditCommand::MacKey,
         } => data::audit_mac_key(cli.config),
+        Command::Audit {
+            command: AuditCommand::Export { output },
+        } => data::audit_export(cli.config, output.as_deref()),
         Command::Keys {
             command: KeysCommand::Generate,
         } => {

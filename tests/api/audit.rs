@@ -430,3 +430,164 @@ async fn signed_heads_catch_rewrites_truncation_and_rollback(app: &TestApp) {
     assert!(!ok && text.contains("head_contradicted"), "{text}");
 }
 both_backends!(signed_heads_catch_rewrites_truncation_and_rollback);
+
+fn python() -> String {
+    std::env::var("KYC_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Runs the independent verifier (`tools/verify_audit.py`, standard library only) on an export.
+fn independent(export: &std::path::Path, extra: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tools/verify_audit.py"
+        ))
+        .arg(export)
+        .args(extra)
+        .output()
+        .expect("python3 runs the independent verifier");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("export")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn write_lines(path: &std::path::Path, lines: &[serde_json::Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, text).expect("write");
+}
+
+/// Plain SHA-256 of an exported event, as docs/audit-format.md states it (what a writer without the key can do).
+fn plain_hash(e: &serde_json::Value) -> String {
+    use sha2::Digest;
+    let canonical = json!([
+        e["seq"],
+        e["occurred_at"],
+        e["kind"],
+        e["actor"],
+        e["reference"],
+        e["requester_id"],
+        e["details"],
+        e["prev_hash"]
+    ]);
+    hex::encode(sha2::Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// An export checked by a verifier we did not write against our code: the untouched trail passes, each tampered
+/// copy fails.
+async fn an_independent_verifier_passes_the_export_and_fails_tampered_copies(app: &TestApp) {
+    populate(app).await;
+    let (ok, text) = cli(app, &["audit", "sign-head"]);
+    assert!(ok, "{text}");
+    let export = app.file("export.jsonl");
+    let (ok, text) = cli(
+        app,
+        &[
+            "audit",
+            "export",
+            "--output",
+            export.to_str().expect("path"),
+        ],
+    );
+    assert!(ok, "{text}");
+    let token = app
+        .token_for(
+            crate::helpers::AUDITOR.0,
+            crate::helpers::AUDITOR.1,
+            Some("kyc:read"),
+        )
+        .await;
+    let over_http = app
+        .client
+        .get(app.url("/v1/audit/export"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(over_http, std::fs::read_to_string(&export).expect("export"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kyc-receiver"))
+        .env_remove("KYC_CONFIG")
+        .arg("--config")
+        .arg(app.file("kyc-receiver.toml"))
+        .args(["audit", "mac-key"])
+        .output()
+        .expect("mac key");
+    let mac_key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (ok, pem) = cli(app, &["audit", "public-key"]);
+    assert!(ok, "{pem}");
+    let public = app.file("audit-head.pub.pem");
+    std::fs::write(&public, pem).expect("pem");
+    let heads = app.file("audit-heads.jsonl");
+    let full = [
+        "--mac-key",
+        &mac_key,
+        "--heads",
+        heads.to_str().expect("path"),
+        "--public-key",
+        public.to_str().expect("path"),
+    ];
+    let (ok, text) = independent(&export, &full);
+    assert!(ok && text.starts_with("ok:"), "{text}");
+    let (ok, text) = independent(&export, &[]);
+    assert!(ok && text.contains("not recomputed"), "{text}");
+
+    let lines = lines_of(&export);
+    let tampered = app.file("tampered.jsonl");
+    // An event's content changed.
+    let mut copy = lines.clone();
+    copy[2]["details"] = json!("{\"status\":\"approved\"}");
+    write_lines(&tampered, &copy);
+    let (ok, text) = independent(&tampered, &full);
+    assert!(!ok && text.contains("content_changed"), "{text}");
+    // An event removed.
+    let mut copy = lines.clone();
+    copy.remove(3);
+    write_lines(&tampered, &copy);
+    let (ok, text) = independent(&tampered, &full);
+    assert!(!ok && text.contains("missing"), "{text}");
+    // The whole chain rewritten with plain hashes: consistent in itself, but not with the signed head.
+    let mut copy = lines.clone();
+    let mut prev = audit::GENESIS_HASH.to_string();
+    for line in copy.iter_mut().filter(|l| l["type"] == "event") {
+        line["details"] = json!("{}");
+        line["prev_hash"] = json!(prev);
+        line["hash_version"] = json!(1);
+        line["hash_key"] = serde_json::Value::Null;
+        line["hash"] = json!(plain_hash(line));
+        prev = line["hash"].as_str().expect("hash").to_string();
+    }
+    if let Some(head) = copy.iter_mut().find(|l| l["type"] == "head") {
+        head["hash"] = json!(prev);
+    }
+    write_lines(&tampered, &copy);
+    let (ok, text) = independent(&tampered, &full);
+    assert!(!ok && text.contains("head_contradicted"), "{text}");
+    // The tail cut off.
+    let mut copy = lines.clone();
+    let head_at = copy.len() - 1;
+    copy.remove(head_at);
+    let last = copy.pop().expect("last event");
+    copy.push(
+        json!({"type": "head", "seq": last["seq"].as_i64().expect("seq") - 1,
+        "hash": last["prev_hash"]}),
+    );
+    write_lines(&tampered, &copy);
+    let (ok, text) = independent(&tampered, &full);
+    assert!(!ok && text.contains("truncated"), "{text}");
+}
+both_backends!(an_independent_verifier_passes_the_export_and_fails_tampered_copies);

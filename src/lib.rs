@@ -23,6 +23,7 @@ pub mod mapping;
 pub mod payload;
 pub mod protect;
 pub mod quarantine;
+pub mod receipts;
 pub mod records;
 pub mod startup;
 pub mod store;

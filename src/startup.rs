@@ -120,6 +120,17 @@ impl Application {
             )
             .map_err(StartupError::Auth)?,
         );
+        let receipts = if settings.receipts.enable {
+            Some(Arc::new(
+                crate::receipts::ReceiptSigner::load(
+                    &settings.receipts.key_file,
+                    settings.receipts.key_generate,
+                )
+                .map_err(StartupError::Auth)?,
+            ))
+        } else {
+            None
+        };
         if settings.audit.head_interval_secs > 0 {
             spawn_head_signing(pool.clone(), &settings, head_signer.clone());
         }
@@ -173,6 +184,7 @@ impl Application {
             )),
             verify_walk: tokio::sync::Mutex::new(()),
             head_signer,
+            receipts,
             readiness: Default::default(),
             trusted_proxies: settings.server.trusted_proxy_nets()?,
             console: crate::console::ConsoleState::new(Arc::new(SystemClock)),

@@ -75,6 +75,8 @@ pub struct AppState {
     pub verify_walk: tokio::sync::Mutex<()>,
     /// Signs the audit chain's head (`[audit] head_key_file`).
     pub head_signer: Arc<crate::audit::heads::HeadSigner>,
+    /// Signs receipts for the upstream, when `[receipts] enable = true`.
+    pub receipts: Option<Arc<crate::receipts::ReceiptSigner>>,
 }
 
 /// Facts the request log line reports besides method, route, status and latency: `authorize` records the
@@ -125,7 +127,11 @@ pub fn configure(
     .service(resource(submit_path, "POST").route(web::post().to(submit::submit)))
     .service(resource("/v1/subjects/{user_id}", "DELETE").route(web::delete().to(subjects::erase)))
     .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
-    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)));
+    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+    .service(
+        resource("/.well-known/kyc-receipts/jwks.json", "GET")
+            .route(web::get().to(submit::receipt_keys)),
+    );
     v1::configure(cfg);
 }
 

@@ -109,7 +109,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
                        recorded in the hash-chained audit trail."
     ),
     paths(
-        super::token::token, super::submit::submit, super::subjects::erase, super::health::healthz,
+        super::token::token, super::submit::submit, super::submit::receipt_keys, super::subjects::erase, super::health::healthz,
         super::health::readyz, openapi_json,
         super::records::list, super::records::show, super::records::image,
         super::review::review, super::trail::events, super::trail::verify, super::trail::head, super::trail::export, super::export::export,

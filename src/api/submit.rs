@@ -20,7 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 #[utoipa::path(post, path = "/kyc", tag = "submission",
     request_body(content = super::openapi::SubmissionBody, description = "Ditto v3 payload (or its base64 ciphertext)", content_type = "application/json"),
     responses(
-        (status = 200, description = "Stored (or replayed); the confirmation, sealed as text/plain when response encryption is on", body = super::openapi::Confirmation),
+        (status = 200, description = "Stored (or replayed); the confirmation, sealed as text/plain when response encryption is on. With `[receipts] enable`, a `KYC-Receipt` header holds a compact JWS (EdDSA) of the receipt", body = super::openapi::Confirmation),
         (status = 400, description = "`invalid_json`, `decrypt_failed` or `invalid_request`", body = super::ErrorBody),
         (status = 401, description = "`invalid_token`", body = super::ErrorBody),
         (status = 403, description = "`insufficient_scope`", body = super::ErrorBody),
@@ -95,13 +95,41 @@ pub async fn submit(
     }));
     LogFields::update(&req, |f| f.requester_id = requester_id);
     drop(arrival);
+    // Copied only when receipts are on: a receipt names the request and what was decided.
+    let receipt = state.receipts.as_ref().map(|_| crate::receipts::Receipt {
+        reference_number: String::new(),
+        requester_id: prepared.submission.requester_id.clone(),
+        payload_sha256: prepared.submission.payload_digest.clone(),
+        received_at: crate::store::audit_log::format_timestamp(received_at.naive_utc()),
+        result: prepared.submission.decision.result(),
+        iat: Utc::now().timestamp(),
+    });
     let outcome = state
         .writer
         .submit(prepared.submission, prepared.audit_details)
         .await?;
     match outcome {
-        SubmitOutcome::Stored { response_body, .. }
-        | SubmitOutcome::Replayed { response_body, .. } => confirmation(&state, response_body),
+        SubmitOutcome::Stored {
+            response_body,
+            reference,
+        }
+        | SubmitOutcome::Replayed {
+            response_body,
+            reference,
+        } => {
+            let mut answer = confirmation(&state, response_body)?;
+            if let (Some(signer), Some(mut receipt)) = (&state.receipts, receipt) {
+                receipt.reference_number = reference.as_str().to_string();
+                let jws = signer.sign(&receipt).map_err(|e| ApiError::internal(&e))?;
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&jws) {
+                    answer.headers_mut().insert(
+                        actix_web::http::header::HeaderName::from_static("kyc-receipt"),
+                        value,
+                    );
+                }
+            }
+            Ok(answer)
+        }
         SubmitOutcome::Conflict {
             requester_id,
             user_id,
@@ -296,4 +324,17 @@ async fn refuse(
         log::warn!("refusal ({}) not audited: {e}", err.code());
     }
     err
+}
+
+/// The public keys that verify `KYC-Receipt` headers (a JWKS; no keys when receipts are off).
+#[utoipa::path(get, path = "/.well-known/kyc-receipts/jwks.json", tag = "submission",
+    responses((status = 200, description = "The JWKS (Ed25519, `alg` EdDSA)", body = Object)))]
+pub async fn receipt_keys(state: web::Data<AppState>) -> HttpResponse {
+    let jwks = state
+        .receipts
+        .as_ref()
+        .map_or_else(|| json!({"keys": []}), |signer| signer.jwks());
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(jwks)
 }

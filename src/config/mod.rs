@@ -16,6 +16,7 @@ mod audit;
 mod console;
 mod database;
 mod quarantine;
+mod receipts;
 mod server;
 mod shipped;
 mod storage;
@@ -25,6 +26,7 @@ pub use audit::{AuditSettings, MAX_PURPOSE_LEN, PurposeError};
 pub use console::{ConsoleSettings, OidcSettings, ROLES as CONSOLE_ROLES};
 pub use database::{BadDatabaseUrl, DatabaseSettings, DbUrl};
 pub use quarantine::QuarantineSettings;
+pub use receipts::ReceiptSettings;
 pub use server::ServerSettings;
 pub use storage::{DataKeySettings, ImagePolicy, StorageKeys, StorageSettings};
 pub use webhooks::{
@@ -76,6 +78,9 @@ pub struct Settings {
     /// Webhook endpoints the decision events are delivered to.
     #[serde(default)]
     pub webhooks: WebhooksSettings,
+    /// Signed receipts for the upstream.
+    #[serde(default)]
+    pub receipts: ReceiptSettings,
 }
 
 /// `[encryption.request]` and `[encryption.response]`; both off unless enabled.

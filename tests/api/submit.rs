@@ -130,3 +130,85 @@ async fn distinct_concurrent_submissions_are_all_stored(app: &TestApp) {
     assert_eq!(app.submission_count(), 40);
 }
 both_backends!(distinct_concurrent_submissions_are_all_stored);
+
+/// With `[receipts] enable`, each 200 carries a JWS the upstream can verify with our published key; any change
+/// to its content breaks the signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_verify_with_the_published_key_and_not_when_changed() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("receipts.pem");
+    let app = TestApp::spawn_with(
+        crate::helpers::Backend::Sqlite,
+        move |s| {
+            s.receipts.enable = true;
+            s.receipts.key_file = key_file;
+        },
+        "",
+    )
+    .await;
+    let r = app.submit(fixture("ditto-v3-small.json")).await;
+    assert_eq!(r.status(), 200);
+    let jws = r
+        .headers()
+        .get("kyc-receipt")
+        .expect("a receipt")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let answer: Value = r.json().await.expect("json");
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/kyc-receipts/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let x = jwks["keys"][0]["x"].as_str().expect("x");
+    let key = jsonwebtoken::DecodingKey::from_ed_components(x).expect("key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Value>(&jws, &key, &validation)
+        .expect("the receipt verifies")
+        .claims;
+    assert_eq!(claims["reference_number"], answer["reference_number"]);
+    assert_eq!(
+        claims["requester_id"],
+        "3d9c1724-11e2-0b8f-6b0d-549b6f03675a"
+    );
+    assert_eq!(claims["result"], answer["result"]);
+    let row = kyc_receiver::store::submissions::find(
+        &mut app.db(),
+        &crate::helpers::reference(answer["reference_number"].as_str().expect("ref")),
+    )
+    .expect("query")
+    .expect("row");
+    assert_eq!(claims["payload_sha256"], row.payload_digest.as_str());
+    let parts: Vec<&str> = jws.split('.').collect();
+    let mut changed = claims.clone();
+    changed["result"] = json!(false);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(changed.to_string()),
+        parts[2]
+    );
+    assert!(jsonwebtoken::decode::<Value>(&forged, &key, &validation).is_err());
+    // A retry gets a receipt for the same record.
+    let again = app.submit(fixture("ditto-v3-small.json")).await;
+    let jws = again
+        .headers()
+        .get("kyc-receipt")
+        .expect("a receipt")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let claims = jsonwebtoken::decode::<Value>(&jws, &key, &validation)
+        .expect("verifies")
+        .claims;
+    assert_eq!(claims["reference_number"], answer["reference_number"]);
+}

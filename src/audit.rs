@@ -274,16 +274,16 @@ fn check_event(
     let content_ok = match (event.hash_version, key) {
         (1, _) => event_hash(event) == event.hash,
         (2, None) => true,
-        (2, Some(key)) if event.hash_key.as_deref() == Some(key.id()) => {
-            keyed_event_hash(event, key) == event.hash
+        (2, Some(key)) if event.hash_key.as_deref().is_some_and(|id| key.knows(id)) => {
+            keyed_event_hash(event, key).as_deref() == Some(event.hash.as_str())
         }
         (2, Some(key)) => {
             return Some(Problem {
                 seq: event.seq,
                 kind: "content_changed",
                 detail: format!(
-                    "event {} claims audit key {} but the key at hand is {}: it was not written with this \
-                     service's key",
+                    "event {} claims audit key {}, which is not configured (the active key is {}): it was not \
+                     written with this service's keys, or an older key was removed from storage.audit_keys",
                     event.seq,
                     event.hash_key.as_deref().unwrap_or("(none)"),
                     key.id()

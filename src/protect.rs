@@ -233,10 +233,17 @@ impl Protection {
 
     /// The audit chain's MAC key, derived from the search key (domain-separated), with the checkpoints' key.
     pub fn audit_key(&self) -> crate::store::audit_log::AuditKey {
-        crate::store::audit_log::AuditKey::new(
-            self.search_hmac(&[b"kyc-receiver/audit-mac/v1"]),
-            self.checkpoint_key(),
-        )
+        use crate::store::audit_log::AuditKey;
+        let mut configured = self.keys.audit.iter().map(|(id, k)| (id.clone(), **k));
+        match configured.next() {
+            Some(active) => {
+                AuditKey::configured(active, configured.collect(), self.checkpoint_key())
+            }
+            None => AuditKey::new(
+                self.search_hmac(&[b"kyc-receiver/audit-mac/v1"]),
+                self.checkpoint_key(),
+            ),
+        }
     }
 
     /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).

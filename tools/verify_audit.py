@@ -2,10 +2,11 @@
 """Independent verifier of a kyc-receiver audit trail, written from docs/audit-format.md with the Python standard
 library only (Ed25519 verification is the reference algorithm of RFC 8032, section 6).
 
-    verify_audit.py EXPORT.jsonl [--mac-key BASE64] [--heads HEADS.jsonl --public-key KEY.pem]
+    verify_audit.py EXPORT.jsonl [--mac-key ID=BASE64 ...] [--heads HEADS.jsonl --public-key KEY.pem]
 
-EXPORT comes from `kyc-receiver audit export` or `GET /v1/audit/export`. With --mac-key (`kyc-receiver audit
-mac-key`), keyed event hashes (version 2) are recomputed; without it only their links are checked. With --heads,
+EXPORT comes from `kyc-receiver audit export` or `GET /v1/audit/export`. With --mac-key (each line of
+`kyc-receiver audit mac-key`, repeatable), keyed event hashes (version 2) are recomputed; without one only their
+links are checked. With --heads,
 every signed head must verify with the public key (`kyc-receiver audit public-key`) and be contained in the
 chain. Prints "ok ..." and exits 0, or prints the first problem and exits 1.
 """
@@ -116,15 +117,18 @@ def canonical(values):
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def event_hash(e, mac_key):
+def event_hash(e, mac_keys):
     fields = [e["seq"], e["occurred_at"], e["kind"], e["actor"], e["reference"], e["requester_id"],
               e["details"], e["prev_hash"]]
     if e["hash_version"] == 1:
         return hashlib.sha256(canonical(fields)).hexdigest()
     if e["hash_version"] == 2:
-        if mac_key is None:
+        if not mac_keys:
             return None
-        return hmac.new(mac_key, canonical([2, e["hash_key"]] + fields), hashlib.sha256).hexdigest()
+        key = mac_keys.get(e["hash_key"])
+        if key is None:
+            raise Problem(f"content_changed: event {e['seq']} claims audit key {e['hash_key']}, not among the keys given")
+        return hmac.new(key, canonical([2, e["hash_key"]] + fields), hashlib.sha256).hexdigest()
     raise ValueError(f"event {e['seq']}: unknown hash_version {e['hash_version']}")
 
 
@@ -132,7 +136,7 @@ class Problem(Exception):
     pass
 
 
-def check_chain(lines, mac_key):
+def check_chain(lines, mac_keys):
     events, head, checkpoint = [], None, None
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -150,7 +154,6 @@ def check_chain(lines, mac_key):
     if head is None:
         raise Problem("truncated: the export has no head line")
     expected_seq, prev = (checkpoint["seq"] + 1, checkpoint["hash"]) if checkpoint else (1, GENESIS)
-    mac_key_id = hashlib.sha256(mac_key).hexdigest()[:16] if mac_key else None
     keyed_seen, unchecked = False, 0
     for e in events:
         if e["seq"] != expected_seq:
@@ -159,11 +162,8 @@ def check_chain(lines, mac_key):
             raise Problem(f"order_changed: event {e['seq']} does not follow event {e['seq'] - 1}")
         if e["hash_version"] == 1 and keyed_seen:
             raise Problem(f"content_changed: event {e['seq']} carries a plain hash after keyed events")
-        if e["hash_version"] == 2:
-            keyed_seen = True
-            if mac_key is not None and e["hash_key"] != mac_key_id:
-                raise Problem(f"content_changed: event {e['seq']} claims key {e['hash_key']}, the key given is {mac_key_id}")
-        computed = event_hash(e, mac_key)
+        keyed_seen |= e["hash_version"] == 2
+        computed = event_hash(e, mac_keys)
         if computed is None:
             unchecked += 1
         elif computed != e["hash"]:
@@ -201,15 +201,22 @@ def check_heads(text, public, by_seq, checkpoint, head):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export")
-    parser.add_argument("--mac-key")
+    parser.add_argument("--mac-key", action="append", default=[],
+                        help="ID=BASE64 (a line of `kyc-receiver audit mac-key`); repeatable")
     parser.add_argument("--heads")
     parser.add_argument("--public-key")
     args = parser.parse_args()
-    mac_key = base64.b64decode(args.mac_key) if args.mac_key else None
+    mac_keys = {}
+    for given in args.mac_key:
+        key_id, sep, b64 = given.partition("=")
+        if not sep:
+            print("FAILED --mac-key takes ID=BASE64")
+            return 1
+        mac_keys[key_id] = base64.b64decode(b64)
     with open(args.export, encoding="utf-8") as f:
         lines = f.read().splitlines()
     try:
-        by_seq, checkpoint, head, unchecked = check_chain(lines, mac_key)
+        by_seq, checkpoint, head, unchecked = check_chain(lines, mac_keys)
         heads_checked = 0
         if args.heads:
             if not args.public_key:

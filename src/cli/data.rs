@@ -200,12 +200,13 @@ pub fn audit_mac_key(config: Option<PathBuf>) -> Result<(), String> {
     use base64::Engine;
     let settings = super::load(config)?;
     let protection = Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?;
-    let key = protection.audit_key();
-    eprintln!("audit key id {}", key.id());
-    println!(
-        "{}",
-        base64::engine::general_purpose::STANDARD.encode(key.mac_key())
-    );
+    // One `ID=BASE64` per key, the active one first: what tools/verify_audit.py takes as --mac-key.
+    for (id, key) in protection.audit_key().mac_keys() {
+        println!(
+            "{id}={}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        );
+    }
     Ok(())
 }
 

@@ -163,7 +163,8 @@ pub enum AuditCommand {
     SignHead,
     /// Print the public key (PEM) that verifies signed heads, to hand to auditors.
     PublicKey,
-    /// Print the audit MAC key (base64) that checks keyed event hashes, for an auditor's own verifier.
+    /// Print the audit MAC keys (`ID=BASE64`, one per line, the active one first) that check keyed event hashes,
+    /// for an auditor's own verifier.
     MacKey,
     /// Write the trail as JSON Lines (checkpoint, events, head) for `tools/verify_audit.py` or any verifier.
     Export {

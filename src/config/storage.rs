@@ -56,6 +56,13 @@ pub struct StorageSettings {
     pub keys: Vec<DataKeySettings>,
     /// Base64 of 32 random bytes keying the document-number HMAC.
     pub search_key: Option<SecretString>,
+    /// Keys that MAC the audit trail (base64 of 32 random bytes each). Without any, the audit key is derived
+    /// from `search_key`. Keep every key that MAC'd events still in the trail listed.
+    pub audit_keys: Vec<DataKeySettings>,
+    /// Id of the audit key that MACs new events (required with `audit_keys`).
+    pub audit_active_key_id: Option<String>,
+    /// The active audit key given alone (e.g. from `KYC__STORAGE__AUDIT_ACTIVE_KEY`), in addition to `audit_keys`.
+    pub audit_active_key: Option<SecretString>,
 }
 
 impl Default for StorageSettings {
@@ -68,6 +75,9 @@ impl Default for StorageSettings {
             active_key: None,
             keys: Vec::new(),
             search_key: None,
+            audit_keys: Vec::new(),
+            audit_active_key_id: None,
+            audit_active_key: None,
         }
     }
 }
@@ -79,6 +89,8 @@ pub struct StorageKeys {
     pub data: DataKeyring,
     /// Keys the document-number HMAC.
     pub search: Zeroizing<[u8; 32]>,
+    /// Configured audit keys (id, key), the active one first; empty: derived from the search key.
+    pub audit: Vec<(String, Zeroizing<[u8; 32]>)>,
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
@@ -120,7 +132,48 @@ impl StorageSettings {
                 DataKeyring::decode_key("search", k)
                     .map_err(|e| invalid("storage.search_key", e.to_string()))
             })?;
-        Ok(StorageKeys { data, search })
+        let mut audit = Vec::new();
+        if let Some(active) = &self.audit_active_key {
+            let id = self.audit_active_key_id.clone().ok_or_else(|| {
+                invalid(
+                    "storage.audit_active_key_id",
+                    "required with storage.audit_active_key",
+                )
+            })?;
+            let key = DataKeyring::decode_key(&id, active)
+                .map_err(|e| invalid("storage.audit_active_key", e.to_string()))?;
+            audit.push((id, key));
+        }
+        for entry in &self.audit_keys {
+            let key = DataKeyring::decode_key(&entry.id, &entry.key)
+                .map_err(|e| invalid("storage.audit_keys", e.to_string()))?;
+            if !audit.iter().any(|(id, _)| *id == entry.id) {
+                audit.push((entry.id.clone(), key));
+            }
+        }
+        if !audit.is_empty() {
+            let active = self.audit_active_key_id.as_deref().ok_or_else(|| {
+                invalid(
+                    "storage.audit_active_key_id",
+                    "required with storage.audit_keys",
+                )
+            })?;
+            let at = audit
+                .iter()
+                .position(|(id, _)| id == active)
+                .ok_or_else(|| {
+                    invalid(
+                        "storage.audit_active_key_id",
+                        format!("`{active}` is not among storage.audit_keys"),
+                    )
+                })?;
+            audit.swap(0, at);
+        }
+        Ok(StorageKeys {
+            data,
+            search,
+            audit,
+        })
     }
 
     /// True when any configured data key or the search key is the development material shipped in

@@ -63,6 +63,8 @@ pub struct AuditKey {
     id: String,
     mac: [u8; 32],
     checkpoint: [u8; 32],
+    /// Keys of earlier events (rotation): they verify, they never MAC new events.
+    older: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for AuditKey {
@@ -74,13 +76,41 @@ impl std::fmt::Debug for AuditKey {
 }
 
 impl AuditKey {
-    /// A key from its MAC key and the retention checkpoints' key.
+    /// A key from its MAC key and the retention checkpoints' key; its id is derived from the key.
     pub fn new(mac: [u8; 32], checkpoint: [u8; 32]) -> AuditKey {
         AuditKey {
             id: hex::encode(Sha256::digest(mac))[..16].to_string(),
             mac,
             checkpoint,
+            older: Vec::new(),
         }
+    }
+
+    /// Configured keys: the active one (id, key) MACs new events, `older` ones still verify earlier events.
+    pub fn configured(
+        active: (String, [u8; 32]),
+        older: Vec<(String, [u8; 32])>,
+        checkpoint: [u8; 32],
+    ) -> AuditKey {
+        AuditKey {
+            id: active.0,
+            mac: active.1,
+            checkpoint,
+            older,
+        }
+    }
+
+    /// The MAC key of `id`, if it is this key or one of the older ones.
+    fn mac_of(&self, id: &str) -> Option<&[u8; 32]> {
+        if id == self.id {
+            return Some(&self.mac);
+        }
+        self.older.iter().find(|(k, _)| k == id).map(|(_, m)| m)
+    }
+
+    /// Whether events MAC'd under `id` can be verified.
+    pub fn knows(&self, id: &str) -> bool {
+        self.mac_of(id).is_some()
     }
 
     /// The key's id.
@@ -88,9 +118,12 @@ impl AuditKey {
         &self.id
     }
 
-    /// The MAC key (for `kyc-receiver audit mac-key`, to hand to an independent verifier).
-    pub fn mac_key(&self) -> &[u8; 32] {
-        &self.mac
+    /// Every MAC key with its id, the active one first (for `kyc-receiver audit mac-key`, to hand to an
+    /// independent verifier).
+    pub fn mac_keys(&self) -> Vec<(&str, &[u8; 32])> {
+        std::iter::once((self.id.as_str(), &self.mac))
+            .chain(self.older.iter().map(|(id, k)| (id.as_str(), k)))
+            .collect()
     }
 
     /// The retention checkpoints' MAC key.
@@ -98,10 +131,10 @@ impl AuditKey {
         &self.checkpoint
     }
 
-    fn mac_hex(&self, bytes: &[u8]) -> String {
+    fn mac_hex(key: &[u8; 32], bytes: &[u8]) -> String {
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.mac)
-            .unwrap_or_else(|_| unreachable_hmac());
+        let mut mac =
+            <hmac::Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
         mac.update(bytes);
         hex::encode(mac.finalize().into_bytes())
     }
@@ -180,7 +213,7 @@ impl ChainCursor {
             hash_version: 2,
             hash_key: Some(self.key.id.clone()),
         };
-        event.hash = keyed_event_hash(&event, &self.key);
+        event.hash = keyed_event_hash(&event, &self.key).unwrap_or_default();
         self.seq = event.seq;
         self.hash.clone_from(&event.hash);
         event
@@ -243,9 +276,11 @@ pub fn insert_events(conn: &mut DbConnection, events: &[AuditEvent]) -> QueryRes
     Ok(())
 }
 
-/// HMAC-SHA256 (hex) under `key` of a version 2 event's canonical encoding: the JSON array `[2, hash_key, seq,
-/// occurred_at, kind, actor, reference, requester_id, details, prev_hash]` (docs/audit-format.md).
-pub fn keyed_event_hash(event: &AuditEvent, key: &AuditKey) -> String {
+/// HMAC-SHA256 (hex) of a version 2 event's canonical encoding, under the key its `hash_key` names: the JSON
+/// array `[2, hash_key, seq, occurred_at, kind, actor, reference, requester_id, details, prev_hash]`
+/// (docs/audit-format.md). `None` when `key` does not know that key.
+pub fn keyed_event_hash(event: &AuditEvent, key: &AuditKey) -> Option<String> {
+    let mac = key.mac_of(event.hash_key.as_deref()?)?;
     let canonical = serde_json::json!([
         2,
         event.hash_key,
@@ -258,7 +293,7 @@ pub fn keyed_event_hash(event: &AuditEvent, key: &AuditKey) -> String {
         event.details,
         event.prev_hash,
     ]);
-    key.mac_hex(canonical.to_string().as_bytes())
+    Some(AuditKey::mac_hex(mac, canonical.to_string().as_bytes()))
 }
 
 /// SHA-256 (hex) of a version 1 event's canonical encoding: a JSON array of every column but `hash`, in column

@@ -5,7 +5,7 @@ use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{TestApp, fixture, fixture_json};
+use crate::helpers::{Backend, TestApp, fixture, fixture_json};
 use kyc_receiver::audit::{self, VerifyReport};
 
 /// Five events: three stored, one replayed, one refused.
@@ -527,7 +527,11 @@ async fn an_independent_verifier_passes_the_export_and_fails_tampered_copies(app
         .args(["audit", "mac-key"])
         .output()
         .expect("mac key");
-    let mac_key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mac_key = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .expect("a key")
+        .to_string();
     let (ok, pem) = cli(app, &["audit", "public-key"]);
     assert!(ok, "{pem}");
     let public = app.file("audit-head.pub.pem");
@@ -591,3 +595,89 @@ async fn an_independent_verifier_passes_the_export_and_fails_tampered_copies(app
     assert!(!ok && text.contains("truncated"), "{text}");
 }
 both_backends!(an_independent_verifier_passes_the_export_and_fails_tampered_copies);
+
+const AUDIT_A: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const AUDIT_B: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+fn audit_keys(s: &mut kyc_receiver::config::Settings, keys: &[(&str, &str)], active: &str) {
+    s.storage.audit_keys = keys
+        .iter()
+        .map(|(id, key)| kyc_receiver::config::DataKeySettings {
+            id: (*id).into(),
+            key: (*key).to_string().into(),
+        })
+        .collect();
+    s.storage.audit_active_key_id = Some(active.into());
+}
+
+fn raw(b64: &str) -> [u8; 32] {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes")
+}
+
+/// A configured audit key rotated: events keep the key they were MAC'd with and verify while it stays listed;
+/// without it they are reported, naming the key.
+async fn a_rotated_audit_key_keeps_earlier_events_verifying(backend: Backend) {
+    use kyc_receiver::store::audit_log::AuditKey;
+    let first = TestApp::spawn_with(backend, |s| audit_keys(s, &[("a1", AUDIT_A)], "a1"), "").await;
+    assert_eq!(
+        first.submit(fixture("ditto-v3-small.json")).await.status(),
+        200
+    );
+    first.stop_server().await;
+    let url = first.db_url.clone();
+    let second = TestApp::spawn_with(
+        backend,
+        move |s| {
+            s.database.url = url;
+            audit_keys(s, &[("a1", AUDIT_A), ("b2", AUDIT_B)], "b2");
+        },
+        "",
+    )
+    .await;
+    assert_eq!(
+        second.submit(fixture("ditto-v3-full.json")).await.status(),
+        200
+    );
+    let checkpoint = crate::helpers::protection().checkpoint_key();
+    let both = AuditKey::configured(
+        ("b2".into(), raw(AUDIT_B)),
+        vec![("a1".into(), raw(AUDIT_A))],
+        checkpoint,
+    );
+    let report = audit::verify_with_key(&mut first.db(), Some(&both)).expect("verify");
+    assert!(report.ok, "{report:?}");
+    let ids: Vec<Option<String>> = {
+        use diesel::prelude::*;
+        kyc_receiver::store::audit_events::table
+            .select(kyc_receiver::store::audit_events::hash_key)
+            .load(&mut first.db())
+            .expect("keys")
+    };
+    assert!(
+        ids.contains(&Some("a1".into())) && ids.contains(&Some("b2".into())),
+        "{ids:?}"
+    );
+    let only_new = AuditKey::configured(("b2".into(), raw(AUDIT_B)), vec![], checkpoint);
+    let problem = audit::verify_with_key(&mut first.db(), Some(&only_new))
+        .expect("verify")
+        .first_broken_event
+        .expect("a problem");
+    assert!(problem.detail.contains("a1"), "{}", problem.detail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_audit_key_keeps_earlier_events_verifying_sqlite() {
+    a_rotated_audit_key_keeps_earlier_events_verifying(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_audit_key_keeps_earlier_events_verifying_postgres() {
+    if crate::helpers::postgres_configured() {
+        a_rotated_audit_key_keeps_earlier_events_verifying(Backend::Postgres).await;
+    }
+}

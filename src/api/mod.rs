@@ -12,7 +12,7 @@ mod health;
 mod mapping_versions;
 pub mod openapi;
 pub mod peer;
-mod quarantine;
+pub(crate) mod quarantine;
 mod query;
 pub mod rate_limit;
 pub mod reads;

@@ -337,7 +337,8 @@ pub async fn drop_entry(
 #[derive(Debug, Deserialize)]
 struct NoParams {}
 
-fn env(state: &AppState) -> ReplayEnv {
+/// What a replay runs with on this instance: its pool, writer, request keys, current mappings and data keys.
+pub(crate) fn env(state: &AppState) -> ReplayEnv {
     ReplayEnv {
         pool: state.pool.clone(),
         writer: state.writer.clone(),

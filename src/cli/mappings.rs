@@ -107,15 +107,8 @@ pub fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
-fn connect(
-    settings: &Settings,
-) -> Result<diesel::r2d2::PooledConnection<crate::store::ConnectionManager>, String> {
-    let (pool, _) = crate::store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    crate::store::migrate(&mut conn).map_err(|e| e.to_string())?;
-    Ok(conn)
+fn connect(settings: &Settings) -> Result<super::Conn, String> {
+    Ok(super::migrated(settings)?.1)
 }
 
 /// `mappings show --hash H`: the file as it was activated.

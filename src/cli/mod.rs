@@ -312,6 +312,19 @@ fn load(config: Option<PathBuf>) -> Result<Settings, String> {
     Settings::load(config.as_deref()).map_err(|e| e.to_string())
 }
 
+/// A pooled connection to the configured database.
+type Conn = diesel::r2d2::PooledConnection<store::ConnectionManager>;
+
+/// The pool and a connection, migrated first: an operator command may run before `serve` ever did.
+fn migrated(settings: &Settings) -> Result<(store::Pool, Conn), String> {
+    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("database unavailable: {e}"))?;
+    store::migrate(&mut conn).map_err(|e| e.to_string())?;
+    Ok((pool, conn))
+}
+
 fn serve(config: Option<PathBuf>) -> Result<(), String> {
     let settings = load(config)?;
     actix_web::rt::System::new().block_on(async move {

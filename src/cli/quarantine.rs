@@ -72,11 +72,7 @@ pub fn run(config: Option<PathBuf>, command: QuarantineCommand) -> Result<(), St
     let settings = super::load(config)?;
     let protection =
         Arc::new(Protection::from_settings(&settings.storage).map_err(|e| e.to_string())?);
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    store::migrate(&mut conn).map_err(|e| e.to_string())?;
+    let (pool, mut conn) = super::migrated(&settings)?;
     let actor = super::users::cli_actor();
     match command {
         QuarantineCommand::List {

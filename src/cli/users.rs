@@ -46,11 +46,7 @@ pub enum UsersCommand {
 /// Runs a `users` command against the configured database.
 pub fn run(config: Option<PathBuf>, command: UsersCommand) -> Result<(), String> {
     let settings = super::load(config)?;
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    store::migrate(&mut conn).map_err(|e| e.to_string())?;
+    let (_, mut conn) = super::migrated(&settings)?;
     let actor = cli_actor();
     let key = crate::protect::Protection::from_settings(&settings.storage)
         .map_err(|e| e.to_string())?

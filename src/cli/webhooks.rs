@@ -44,11 +44,7 @@ pub enum WebhooksCommand {
 /// Runs one `webhooks` command.
 pub fn run(config: Option<PathBuf>, command: WebhooksCommand) -> Result<(), String> {
     let settings = super::load(config)?;
-    let (pool, _) = store::make_pool(&settings.database).map_err(|e| e.to_string())?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("database unavailable: {e}"))?;
-    store::migrate(&mut conn).map_err(|e| e.to_string())?;
+    let (_, mut conn) = super::migrated(&settings)?;
     let actor = super::users::cli_actor();
     let w = &settings.webhooks;
     let key = crate::protect::Protection::from_settings(&settings.storage)

@@ -11,7 +11,7 @@ use super::session::{self, Person, Role};
 use super::{Button, ConsoleError, Nav, page, read_form, see_other};
 use crate::api::AppState;
 use crate::api::reads::with_db;
-use crate::quarantine::{self, EntryView, ReplayEnv, ReplayReport};
+use crate::quarantine::{self, EntryView, ReplayReport};
 use crate::store::quarantine::{self as rows, QUARANTINED, QuarantineFilter};
 
 /// Entries one page shows.
@@ -86,13 +86,7 @@ async fn act(
     let actor = format!("console:{}", person.subject);
     let message = match action.as_str() {
         "dry-run" | "replay" => {
-            let env = ReplayEnv {
-                pool: state.pool.clone(),
-                writer: state.writer.clone(),
-                cipher: state.request_cipher.clone(),
-                mappings: state.mappings.current(),
-                protection: state.protection.clone(),
-            };
+            let env = crate::api::quarantine::env(&state);
             let report = quarantine::replay(&env, &id, &actor, action == "dry-run")
                 .await
                 .map_err(crate::api::ApiError::from)?;

@@ -133,14 +133,15 @@ both_backends!(distinct_concurrent_submissions_are_all_stored);
 
 /// With `[receipts] enable`, each 200 carries a JWS the upstream can verify with our published key; any change
 /// to its content breaks the signature.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn receipts_verify_with_the_published_key_and_not_when_changed() {
+async fn receipts_verify_with_the_published_key_and_not_when_changed(
+    backend: crate::helpers::Backend,
+) {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let dir = tempfile::tempdir().expect("dir");
     let key_file = dir.path().join("receipts.pem");
     let app = TestApp::spawn_with(
-        crate::helpers::Backend::Sqlite,
+        backend,
         move |s| {
             s.receipts.enable = true;
             s.receipts.key_file = key_file;
@@ -211,4 +212,20 @@ async fn receipts_verify_with_the_published_key_and_not_when_changed() {
         .expect("verifies")
         .claims;
     assert_eq!(claims["reference_number"], answer["reference_number"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_verify_with_the_published_key_and_not_when_changed_sqlite() {
+    receipts_verify_with_the_published_key_and_not_when_changed(crate::helpers::Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_verify_with_the_published_key_and_not_when_changed_postgres() {
+    if crate::helpers::postgres_configured() {
+        receipts_verify_with_the_published_key_and_not_when_changed(
+            crate::helpers::Backend::Postgres,
+        )
+        .await;
+    }
 }

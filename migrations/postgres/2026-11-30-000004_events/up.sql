@@ -5,7 +5,8 @@ ALTER TABLE audit_head ADD COLUMN event_seq BIGINT NOT NULL DEFAULT 0;
 
 CREATE TABLE events (
     seq         BIGINT PRIMARY KEY NOT NULL,
-    id          TEXT NOT NULL UNIQUE,
+    -- UUID v7: unique by construction; no index to maintain on every stored submission.
+    id          TEXT NOT NULL,
     kind        TEXT NOT NULL,
     occurred_at TIMESTAMP NOT NULL,
     reference   TEXT,

@@ -10,9 +10,9 @@ use clap::Subcommand;
 use crate::mapping::MappingSet;
 use crate::protect::Protection;
 use crate::quarantine::{self, EntryView, QuarantineFilterParams, ReplayEnv, ReplayReport};
+use crate::store::Pool;
 use crate::store::quarantine as rows;
 use crate::store::writer::Writer;
-use crate::store::{self, Pool};
 
 /// `quarantine …`
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::console::accounts::{self, AccountError};
-use crate::store::{self, console};
+use crate::store::console;
 
 /// `users …`
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::events::admin;
-use crate::store;
 
 /// `webhooks …`
 #[derive(Debug, Subcommand)]

@@ -92,9 +92,12 @@ pub fn trace(conn: &mut DbConnection, requester_id: &str) -> QueryResult<Trace> 
         String,
     );
     let events: Vec<EventRow> = audit_events::table
+        // Events about a record are found by its reference; the others (refusals, quarantine) by requester id,
+        // through the partial index that holds only events without a reference.
         .filter(
             audit_events::requester_id
                 .eq(requester_id)
+                .and(audit_events::reference.is_null())
                 .or(audit_events::reference.eq_any(&references)),
         )
         .order(audit_events::seq)

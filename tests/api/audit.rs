@@ -42,21 +42,7 @@ fn verify(app: &TestApp) -> VerifyReport {
 
 fn cli_verify(app: &TestApp) -> (bool, String) {
     // The app's own configuration: the audit key comes from its storage keys.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kyc-receiver"))
-        .arg("--config")
-        .arg(app.file("kyc-receiver.toml"))
-        .args(["audit", "verify"])
-        .env_remove("KYC_CONFIG")
-        .output()
-        .expect("run");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    cli(app, &["audit", "verify"])
 }
 
 fn tamper(app: &TestApp, sql: &str) {

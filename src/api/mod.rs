@@ -22,7 +22,7 @@ mod subjects;
 mod submit;
 mod token;
 mod trace;
-mod trail;
+pub(crate) mod trail;
 mod v1;
 
 use std::sync::Arc;

@@ -81,6 +81,12 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state, scopes::KYC_READ).await?;
     let _: query::Nothing = query::parse(&req)?;
+    Ok(private_ok().json(verify_report(&state).await?))
+}
+
+/// The verification the API and the console run: the whole chain with the storage keys, every record against
+/// its history, and the heads this instance signed.
+pub async fn verify_report(state: &AppState) -> Result<crate::audit::VerifyReport, ApiError> {
     // One walk at a time, whoever asks: a walk reads the whole trail, and a crowd of them would hold every
     // pooled connection. No report is reused: a row changed behind an unchanged chain head must show.
     let _one_at_a_time = state.verify_walk.lock().await;
@@ -93,7 +99,7 @@ pub async fn verify(
         .head_signer
         .public_key()
         .map_err(|e| ApiError::internal(&e))?;
-    let report = with_db(&state, move |conn| {
+    with_db(state, move |conn| {
         let heads = if file.exists() {
             crate::audit::heads::read(&file, &public)
         } else {
@@ -101,8 +107,7 @@ pub async fn verify(
         };
         Ok(crate::audit::verify_with_heads(conn, Some(&key), heads)?)
     })
-    .await?;
-    Ok(private_ok().json(report))
+    .await
 }
 
 /// The chain's current head, freshly signed with the instance's Ed25519 head key (`[audit] head_key_file`),

@@ -176,28 +176,31 @@ async fn verify(
     let person = session::require(&req, &state).await?;
     allowed(&person)?;
     let _: super::Button = read_form(&req, payload, &state, &person, 4096).await?;
-    let report = {
-        // The same rule as the API: one walk at a time, never a cached report.
-        let _one_at_a_time = state.verify_walk.lock().await;
-        let key = state.protection.audit_key();
-        with_db(&state, move |conn| {
-            Ok(crate::audit::verify_with_key(conn, Some(&key))?)
-        })
-        .await?
-    };
+    // The same walk as `GET /v1/audit/verify`: one at a time, never a cached report.
+    let report = crate::api::trail::verify_report(&state).await?;
     let problem = match (
         &report.first_broken_event,
         report.changed_submissions.first(),
+        report.record_problems.first(),
+        &report.heads_error,
     ) {
-        (Some(p), _) => format!(
+        (Some(p), ..) => format!(
             "Chain broken at event #{} ({}): {}.",
             p.seq, p.kind, p.detail
         ),
-        (None, Some(first)) => format!(
+        (None, Some(first), ..) => format!(
             "{} record(s) no longer match their content hash, the first being {first}.",
             report.changed_submissions.len()
         ),
-        (None, None) => String::new(),
+        (None, None, Some(p), _) => format!(
+            "{} record(s) do not match their history, the first being {} ({}): {}.",
+            report.record_problems.len(),
+            p.reference,
+            p.kind,
+            p.detail
+        ),
+        (None, None, None, Some(e)) => format!("The signed heads could not be used: {e}."),
+        (None, None, None, None) => String::new(),
     };
     let verified = Verified {
         ok: report.ok,

@@ -554,3 +554,40 @@ async fn an_admin_replays_and_drops_quarantined_submissions(app: &TestApp) {
     assert_eq!(status, 404);
 }
 both_backends!(an_admin_replays_and_drops_quarantined_submissions);
+
+/// The console's "Verify the trail" runs the API's verification: a record rewritten with a recomputed hash is
+/// named as not matching its history.
+async fn the_console_names_a_record_that_contradicts_its_history(app: &TestApp) {
+    let stored = submit_many(app, "ditto-v3-small.json", 1, "console-v").await;
+    let (mut auditor, _) = sign_in(app, "audrey", "auditor").await;
+    let (status, page, _) = auditor.get("/console/audit").await;
+    assert_eq!(status, 200);
+    let csrf = hidden(&page, "csrf");
+    let (_, page, _) = auditor
+        .post("/console/audit/verify", &[("csrf", &csrf)])
+        .await;
+    assert!(page.contains("Chain intact"), "{page}");
+    let mut row = kyc_receiver::store::submissions::find(
+        &mut app.db(),
+        &crate::helpers::reference(&stored[0]),
+    )
+    .expect("query")
+    .expect("row");
+    row.status = kyc_receiver::decision::Status::Approved;
+    row.content_hash = row.compute_content_hash();
+    use diesel::connection::SimpleConnection;
+    app.db()
+        .batch_execute(&format!(
+            "UPDATE submissions SET status = 'approved', content_hash = '{}' WHERE reference = '{}'",
+            row.content_hash, stored[0]
+        ))
+        .expect("tamper");
+    let (_, page, _) = auditor
+        .post("/console/audit/verify", &[("csrf", &csrf)])
+        .await;
+    assert!(
+        page.contains("do not match their history") && page.contains(&stored[0]),
+        "{page}"
+    );
+}
+both_backends!(the_console_names_a_record_that_contradicts_its_history);

@@ -466,9 +466,17 @@ where
         >,
 {
     let start = Instant::now();
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let request_id = api::request_id::from_headers(req.headers());
     let method = req.method().to_string();
-    srv.call(req).map(move |res| {
+    api::request_id::scope(request_id.clone(), srv.call(req)).map(move |mut res| {
+        if let Ok(res) = &mut res
+            && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id)
+        {
+            res.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static(api::request_id::HEADER),
+                value,
+            );
+        }
         if let Ok(res) = &res {
             let route = res.request().match_pattern().unwrap_or_else(|| "-".into());
             let fields = res

@@ -25,6 +25,9 @@ pub struct ErrorBody {
     /// Present on 500 answers: matches the server's log line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+    /// The request's id (the `X-Request-Id` sent, or one made for it), as in the response header and the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Seconds a client is told to wait after a 503.
@@ -188,6 +191,7 @@ impl ResponseError for ApiError {
                 ApiError::Internal { error_id } => Some(error_id.clone()),
                 _ => None,
             },
+            request_id: super::request_id::current(),
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));

@@ -17,6 +17,7 @@ mod query;
 pub mod rate_limit;
 pub mod reads;
 mod records;
+pub mod request_id;
 pub mod review;
 mod subjects;
 mod submit;

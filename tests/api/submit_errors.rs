@@ -136,3 +136,54 @@ async fn a_refused_retry_does_not_touch_the_stored_record(app: &TestApp) {
     assert_eq!(app.submission_count(), 1);
 }
 both_backends!(a_refused_retry_does_not_touch_the_stored_record);
+
+/// A caller's `X-Request-Id` (or a `traceparent`'s trace id) comes back on the response and in the error body;
+/// without one, or with one that is not plain, the service makes one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_id_comes_back_in_the_header_and_the_error_body() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite, "").await;
+    let send = |id: Option<(&'static str, &'static str)>| {
+        let mut req = app
+            .post_kyc()
+            .header("Content-Type", "application/json")
+            .body("{");
+        if let Some((name, value)) = id {
+            req = req.header(name, value);
+        }
+        async move {
+            let r = req.send().await.expect("post");
+            let header = r
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .expect("every response carries a request id");
+            let body: Value = r.json().await.expect("json");
+            (header, body)
+        }
+    };
+    let (header, body) = send(Some(("x-request-id", "upstream-42.a"))).await;
+    assert_eq!(header, "upstream-42.a");
+    assert_eq!(body["request_id"], "upstream-42.a");
+    assert_eq!(body["error"], "invalid_json");
+    let (header, body) = send(Some((
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )))
+    .await;
+    assert_eq!(header, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(body["request_id"], header.as_str());
+    let (header, body) = send(Some(("x-request-id", "no spaces please"))).await;
+    assert_eq!(header.len(), 32);
+    assert_eq!(body["request_id"], header.as_str());
+    let (made, _) = send(None).await;
+    assert!(made.len() == 32 && made != header);
+    let ok = app.submit(crate::helpers::fixture("ditto-v3-small.json")).await;
+    assert!(ok.headers().get("x-request-id").is_some(), "on success too");
+    assert!(
+        crate::helpers::captured_logs()
+            .iter()
+            .any(|l| l.contains("request_id=upstream-42.a")),
+        "the log line names it"
+    );
+}

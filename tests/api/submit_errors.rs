@@ -178,7 +178,9 @@ async fn the_request_id_comes_back_in_the_header_and_the_error_body() {
     assert_eq!(body["request_id"], header.as_str());
     let (made, _) = send(None).await;
     assert!(made.len() == 32 && made != header);
-    let ok = app.submit(crate::helpers::fixture("ditto-v3-small.json")).await;
+    let ok = app
+        .submit(crate::helpers::fixture("ditto-v3-small.json"))
+        .await;
     assert!(ok.headers().get("x-request-id").is_some(), "on success too");
     assert!(
         crate::helpers::captured_logs()

@@ -418,7 +418,7 @@ async fn record_failure(
     blocking(move || {
         let mut conn = pool.get()?;
         let now = Utc::now().naive_utc();
-        in_chain(&mut conn, &key, |c, cursor| {
+        audit_log::in_chain(&mut conn, &key, |c, cursor| {
             rows::record_failure(c, &id, &error.code, &error.message, error.status, now)?;
             let draft = audit_log::AuditDraft {
                 kind: "quarantine_replay_failed".into(),
@@ -443,7 +443,7 @@ pub fn drop_entry(
     actor: &str,
 ) -> Result<bool, StoreError> {
     let now = Utc::now().naive_utc();
-    Ok(in_chain(conn, key, |c, cursor| {
+    Ok(audit_log::in_chain(conn, key, |c, cursor| {
         let Some(row) = rows::get(c, id)? else {
             return Ok(false);
         };
@@ -458,21 +458,6 @@ pub fn drop_entry(
         cursor.append(c, &draft, now)?;
         Ok(true)
     })?)
-}
-
-/// Runs `work` in a transaction holding the audit chain's head.
-pub fn in_chain<T>(
-    conn: &mut DbConnection,
-    key: &audit_log::AuditKey,
-    work: impl FnOnce(&mut DbConnection, &mut audit_log::ChainCursor) -> diesel::QueryResult<T>,
-) -> diesel::QueryResult<T> {
-    use diesel::Connection;
-    conn.transaction(|c| {
-        let mut cursor = audit_log::ChainCursor::lock(c, key)?;
-        let out = work(c, &mut cursor)?;
-        cursor.save(c)?;
-        Ok(out)
-    })
 }
 
 /// Audits that an admin opened a quarantined body (a read of personal data).

@@ -146,7 +146,7 @@ pub fn set_paused(
     } else {
         "webhook_resumed"
     };
-    crate::quarantine::in_chain(conn, key, |c, cursor| {
+    crate::store::audit_log::in_chain(conn, key, |c, cursor| {
         events::set_paused(c, name, paused)?;
         let draft = AuditDraft {
             kind: kind.into(),
@@ -173,7 +173,7 @@ pub fn redeliver(
 ) -> Result<usize, AdminError> {
     known(settings, name)?;
     let now = Utc::now().naive_utc();
-    let asked = crate::quarantine::in_chain(conn, key, |c, cursor| {
+    let asked = crate::store::audit_log::in_chain(conn, key, |c, cursor| {
         events::ensure_endpoint(c, name, false)?;
         let n = events::request_redelivery(c, name, seq, now)?;
         if n > 0 {

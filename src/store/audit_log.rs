@@ -330,10 +330,22 @@ pub fn append_alone(
     key: &AuditKey,
     draft: &AuditDraft,
 ) -> QueryResult<i64> {
+    in_chain(conn, key, |c, cursor| {
+        cursor.append(c, draft, chrono::Utc::now().naive_utc())
+    })
+}
+
+/// Runs `work` in a transaction of its own holding the chain's head, and saves the head after it: for an
+/// operator's change and the events that record it.
+pub fn in_chain<T>(
+    conn: &mut DbConnection,
+    key: &AuditKey,
+    work: impl FnOnce(&mut DbConnection, &mut ChainCursor) -> QueryResult<T>,
+) -> QueryResult<T> {
     conn.transaction(|c| {
         let mut cursor = ChainCursor::lock(c, key)?;
-        let seq = cursor.append(c, draft, chrono::Utc::now().naive_utc())?;
+        let out = work(c, &mut cursor)?;
         cursor.save(c)?;
-        Ok(seq)
+        Ok(out)
     })
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::DbConnection;
-use super::audit_log::{AuditDraft, AuditKey, ChainCursor};
+use super::audit_log::{AuditDraft, AuditKey};
 use super::schema::mapping_versions;
 use crate::mapping::MappingSet;
 
@@ -47,8 +47,7 @@ pub fn record_activation(
     trigger: &str,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    conn.transaction(|c| {
-        let mut cursor = ChainCursor::lock(c, key)?;
+    super::audit_log::in_chain(conn, key, |c, cursor| {
         let mut files = Vec::new();
         for m in set.iter() {
             let known = mapping_versions::table
@@ -83,9 +82,7 @@ pub fn record_activation(
             requester_id: None,
             details: json!({"trigger": trigger, "set_sha256": set_hash(set), "files": files}),
         };
-        let seq = cursor.append(c, &draft, now)?;
-        cursor.save(c)?;
-        Ok(seq)
+        cursor.append(c, &draft, now)
     })
 }
 

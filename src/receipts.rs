@@ -8,7 +8,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::ReceiptSettings;
@@ -50,26 +50,7 @@ impl std::fmt::Debug for ReceiptSigner {
 impl ReceiptSigner {
     /// Loads (or, with `generate`, creates) the Ed25519 key.
     pub fn load(path: &Path, generate: bool) -> Result<ReceiptSigner, String> {
-        if !path.exists() && generate {
-            let key = PKey::generate_ed25519().map_err(|e| e.to_string())?;
-            let pem = key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?;
-            crate::tls::write_private(path, &pem).map_err(|e| e.to_string())?;
-            log::warn!("created a receipt signing key at {}", path.display());
-        }
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("receipts.key_file {}: {e}", path.display()))?;
-        let key = PKey::private_key_from_pem(&pem).map_err(|_| {
-            format!(
-                "receipts.key_file {} is not a PEM private key",
-                path.display()
-            )
-        })?;
-        if key.id() != Id::ED25519 {
-            return Err(format!(
-                "receipts.key_file {} is not an Ed25519 key",
-                path.display()
-            ));
-        }
+        let key = crate::tls::ed25519_key(path, generate, "receipts.key_file")?;
         let raw = key.raw_public_key().map_err(|e| e.to_string())?;
         Ok(ReceiptSigner {
             kid: hex::encode(Sha256::digest(&raw))[..16].to_string(),

@@ -59,6 +59,27 @@ pub fn ensure_self_signed(cert: &Path, key: &Path) -> Result<bool, TlsError> {
     Ok(true)
 }
 
+/// Reads the Ed25519 private key (PEM) that `setting` names at `path` — creating it (mode 0600) when it is
+/// missing and `generate` is set — and refuses any other kind of key. Errors name the setting and the file.
+pub fn ed25519_key(path: &Path, generate: bool, setting: &str) -> Result<PKey<Private>, String> {
+    if generate && !path.exists() {
+        let key = PKey::generate_ed25519().map_err(|e| e.to_string())?;
+        let pem = key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?;
+        write_private(path, &pem).map_err(|e| e.to_string())?;
+        log::warn!("created {setting} at {}", path.display());
+    }
+    let pem = std::fs::read(path).map_err(|e| format!("{setting} {}: {e}", path.display()))?;
+    let key = PKey::private_key_from_pem(&pem)
+        .map_err(|_| format!("{setting} {} is not a PEM private key", path.display()))?;
+    if key.id() != openssl::pkey::Id::ED25519 {
+        return Err(format!(
+            "{setting} {} is not an Ed25519 key",
+            path.display()
+        ));
+    }
+    Ok(key)
+}
+
 /// Writes a private key readable by its owner only (mode 0600), creating its directory.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

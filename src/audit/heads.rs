@@ -70,26 +70,7 @@ impl std::fmt::Debug for HeadSigner {
 impl HeadSigner {
     /// Loads the Ed25519 key (PEM) at `path`, creating it (mode 0600) when missing and `generate` is set.
     pub fn load(path: &Path, generate: bool, instance: &str) -> Result<HeadSigner, String> {
-        if !path.exists() && generate {
-            let key = PKey::generate_ed25519().map_err(|e| e.to_string())?;
-            let pem = key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?;
-            crate::tls::write_private(path, &pem).map_err(|e| e.to_string())?;
-            log::warn!("created an audit head signing key at {}", path.display());
-        }
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("audit.head_key_file {}: {e}", path.display()))?;
-        let key = PKey::private_key_from_pem(&pem).map_err(|_| {
-            format!(
-                "audit.head_key_file {} is not a PEM private key",
-                path.display()
-            )
-        })?;
-        if key.id() != Id::ED25519 {
-            return Err(format!(
-                "audit.head_key_file {} is not an Ed25519 key",
-                path.display()
-            ));
-        }
+        let key = crate::tls::ed25519_key(path, generate, "audit.head_key_file")?;
         let raw = key.raw_public_key().map_err(|e| e.to_string())?;
         Ok(HeadSigner {
             key_id: key_id(&raw),

@@ -82,28 +82,8 @@ fn load_ed25519(
     let Some(path) = &e.ed25519_key_file else {
         return Ok(None);
     };
-    let pem = std::fs::read(path).map_err(|err| {
-        format!(
-            "webhooks.endpoints `{}`: ed25519_key_file {}: {err}",
-            e.name,
-            path.display()
-        )
-    })?;
-    let key = openssl::pkey::PKey::private_key_from_pem(&pem).map_err(|_| {
-        format!(
-            "webhooks.endpoints `{}`: ed25519_key_file {} is not a PEM private key",
-            e.name,
-            path.display()
-        )
-    })?;
-    if key.id() != openssl::pkey::Id::ED25519 {
-        return Err(format!(
-            "webhooks.endpoints `{}`: ed25519_key_file {} is not an Ed25519 key",
-            e.name,
-            path.display()
-        ));
-    }
-    Ok(Some(key))
+    let setting = format!("webhooks.endpoints `{}`: ed25519_key_file", e.name);
+    crate::tls::ed25519_key(path, false, &setting).map(Some)
 }
 
 struct Worker {

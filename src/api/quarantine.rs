@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::authorize;
+use super::query::flag;
 use super::reads::{purpose, with_db};
 use super::{ApiError, AppState, ErrorBody, private_ok, query};
 use crate::auth::scopes;
@@ -345,16 +346,5 @@ pub(crate) fn env(state: &AppState) -> ReplayEnv {
         cipher: state.request_cipher.clone(),
         mappings: state.mappings.current(),
         protection: state.protection.clone(),
-    }
-}
-
-/// A boolean query parameter: `true` or `false`, nothing else.
-fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
-    match value {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::InvalidQuery(format!(
-            "`{name}` must be true or false"
-        ))),
     }
 }

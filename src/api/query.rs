@@ -109,11 +109,22 @@ impl FormatParam {
 
     /// How CSV cells are written.
     pub fn cells(&self) -> Result<CsvCells, ApiError> {
-        match self.raw.as_deref() {
-            None | Some("false") => Ok(CsvCells::Neutralized),
-            Some("true") => Ok(CsvCells::Raw),
-            Some(_) => Err(ApiError::InvalidQuery("`raw` must be true or false".into())),
-        }
+        Ok(if flag("raw", self.raw.as_deref())? {
+            CsvCells::Raw
+        } else {
+            CsvCells::Neutralized
+        })
+    }
+}
+
+/// A boolean query parameter: `true` or `false` (absent: false), nothing else.
+pub fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::InvalidQuery(format!(
+            "`{name}` must be true or false"
+        ))),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Protection {
     pub max_image_bytes: usize,
     /// Keep the decrypted request body (sealed) as image kind `raw_payload`.
     pub keep_raw_payload: bool,
+    /// The audit chain's keys, derived once here (every append needs them).
+    audit: crate::store::audit_log::AuditKey,
 }
 
 /// Sealing or opening failed (a wrong or missing key, or a blob that is not where it was sealed).
@@ -38,8 +40,10 @@ impl Protection {
     pub fn from_settings(
         storage: &StorageSettings,
     ) -> Result<Protection, crate::config::ConfigError> {
+        let keys = storage.keys()?;
         Ok(Protection {
-            keys: storage.keys()?,
+            audit: audit_key(&keys),
+            keys,
             images: storage.images,
             max_image_bytes: storage.max_image_bytes,
             keep_raw_payload: storage.keep_raw_payload,
@@ -174,17 +178,9 @@ impl Protection {
         Ok(fields)
     }
 
-    /// HMAC-SHA256 under the search key over `parts` in order. The key is always 32 bytes, which HMAC
-    /// accepts, so the constructor cannot fail; the zero fallback only satisfies the type.
+    /// HMAC-SHA256 under the search key over `parts` in order.
     fn search_hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.search[..]) {
-            for part in parts {
-                mac.update(part);
-            }
-            out.copy_from_slice(&mac.finalize().into_bytes());
-        }
-        out
+        hmac32(&self.keys.search[..], parts)
     }
 
     /// The stable pseudonym that replaces an erased user id: keyed, so it cannot be reversed by guessing ids
@@ -233,22 +229,12 @@ impl Protection {
 
     /// The audit chain's MAC key, derived from the search key (domain-separated), with the checkpoints' key.
     pub fn audit_key(&self) -> crate::store::audit_log::AuditKey {
-        use crate::store::audit_log::AuditKey;
-        let mut configured = self.keys.audit.iter().map(|(id, k)| (id.clone(), **k));
-        match configured.next() {
-            Some(active) => {
-                AuditKey::configured(active, configured.collect(), self.checkpoint_key())
-            }
-            None => AuditKey::new(
-                self.search_hmac(&[b"kyc-receiver/audit-mac/v1"]),
-                self.checkpoint_key(),
-            ),
-        }
+        self.audit.clone()
     }
 
     /// Key of the audit retention checkpoints' MAC, derived from the search key (domain-separated).
     pub fn checkpoint_key(&self) -> [u8; 32] {
-        self.search_hmac(&[b"kyc-receiver/audit-checkpoint/v1"])
+        *self.audit.checkpoint_key()
     }
 
     /// HMAC-SHA256 (hex) of a document number, normalised to upper-case letters and digits.
@@ -300,6 +286,34 @@ impl crate::store::rotation::Resealer for Protection {
 /// Associated data of an image blob: moving it to another submission or kind makes it fail to open.
 pub fn image_aad(reference: &Reference, kind: &str) -> String {
     format!("kyc-receiver/image/v1/{reference}/{kind}")
+}
+
+/// HMAC-SHA256 under `key` over `parts` in order. The key is always 32 bytes, which HMAC accepts, so the
+/// constructor cannot fail; the zero fallback only satisfies the type.
+fn hmac32(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        for part in parts {
+            mac.update(part);
+        }
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
+}
+
+/// The audit chain's keys: the configured ones (active first), else one derived from the search key; with the
+/// retention checkpoints' key, also derived from the search key.
+fn audit_key(keys: &StorageKeys) -> crate::store::audit_log::AuditKey {
+    use crate::store::audit_log::AuditKey;
+    let checkpoint = hmac32(&keys.search[..], &[b"kyc-receiver/audit-checkpoint/v1"]);
+    let mut configured = keys.audit.iter().map(|(id, k)| (id.clone(), **k));
+    match configured.next() {
+        Some(active) => AuditKey::configured(active, configured.collect(), checkpoint),
+        None => AuditKey::new(
+            hmac32(&keys.search[..], &[b"kyc-receiver/audit-mac/v1"]),
+            checkpoint,
+        ),
+    }
 }
 
 /// Associated data of a quarantined body.

@@ -5,13 +5,12 @@
 //! whole one. An unmasked export (`kyc:read_pii`) is audited, with its filters, before the first byte.
 
 use actix_web::http::header;
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::auth::authorize;
 use super::query::{self, FormatParam, Purpose};
-use super::reads::{audit_read, purpose, with_db};
+use super::reads::{audit_read, purpose, stream_chunks, with_db};
 use super::{ApiError, AppState, ErrorBody, private_ok};
 use crate::auth::Principal;
 use crate::auth::scopes;
@@ -75,31 +74,17 @@ pub async fn stream_export(
         audit_read(state, principal, "personal_data_exported", None, details).await?;
     }
     let exporter = Exporter::new(filter, mark, format, unmask).with_cells(cells);
-    let (pool, protection) = (state.pool.clone(), state.protection.clone());
-    let stream = futures_util::stream::unfold(Some(exporter), move |exporter| {
-        let (pool, protection) = (pool.clone(), protection.clone());
-        async move {
-            let mut exporter = exporter?;
-            let step = web::block(move || {
-                let mut conn = pool.get().map_err(|e| e.to_string())?;
-                let chunk = exporter
-                    .next_chunk(&mut conn, &protection)
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>((exporter, chunk))
-            })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
-            match step {
-                Ok((exporter, Some(chunk))) => Some((Ok(Bytes::from(chunk)), Some(exporter))),
-                Ok((_, None)) => None,
-                Err(e) => {
-                    log::error!("export aborted: {e}");
-                    Some((Err(std::io::Error::other("export aborted")), None))
-                }
-            }
-        }
-    });
+    let protection = state.protection.clone();
+    let stream = stream_chunks(
+        state.pool.clone(),
+        exporter,
+        move |exporter: &mut Exporter, conn| {
+            exporter
+                .next_chunk(conn, &protection)
+                .map_err(|e| e.to_string())
+        },
+        "export",
+    );
     Ok(private_ok()
         .content_type(format.content_type())
         .insert_header((

@@ -54,3 +54,41 @@ pub async fn audit_read(
             e.into()
         })
 }
+
+/// A response body produced a chunk at a time on the blocking pool: `step` advances `state` with a pooled
+/// connection and gives the next chunk, or `None` at the end. A failure ends the body early (the client sees a
+/// truncated transfer) and is logged as `what` aborted.
+pub fn stream_chunks<S, C, F>(
+    pool: crate::store::Pool,
+    state: S,
+    step: F,
+    what: &'static str,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>>
+where
+    S: Send + 'static,
+    C: Into<web::Bytes> + Send + 'static,
+    F: Fn(&mut S, &mut DbConnection) -> Result<Option<C>, String> + Clone + Send + 'static,
+{
+    futures_util::stream::unfold(Some(state), move |state| {
+        let (pool, step) = (pool.clone(), step.clone());
+        async move {
+            let mut state = state?;
+            let next = web::block(move || {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                let chunk = step(&mut state, &mut conn)?;
+                Ok::<_, String>((state, chunk))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            match next {
+                Ok((state, Some(chunk))) => Some((Ok(chunk.into()), Some(state))),
+                Ok((_, None)) => None,
+                Err(e) => {
+                    log::error!("{what} aborted: {e}");
+                    Some((Err(std::io::Error::other(format!("{what} aborted"))), None))
+                }
+            }
+        }
+    })
+}

@@ -164,32 +164,14 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state, scopes::KYC_READ).await?;
     let _: query::Nothing = query::parse(&req)?;
-    let pool = state.pool.clone();
-    let start = crate::audit::export::TrailExporter::new();
-    let stream = futures_util::stream::unfold(Some(start), move |exporter| {
-        let pool = pool.clone();
-        async move {
-            let mut exporter = exporter?;
-            let step = web::block(move || {
-                let mut conn = pool.get().map_err(|e| e.to_string())?;
-                let chunk = exporter.next_chunk(&mut conn).map_err(|e| e.to_string())?;
-                Ok::<_, String>((exporter, chunk))
-            })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
-            match step {
-                Ok((exporter, Some(chunk))) => {
-                    Some((Ok(actix_web::web::Bytes::from(chunk)), Some(exporter)))
-                }
-                Ok((_, None)) => None,
-                Err(e) => {
-                    log::error!("audit export aborted: {e}");
-                    Some((Err(std::io::Error::other("audit export aborted")), None))
-                }
-            }
-        }
-    });
+    let stream = super::reads::stream_chunks(
+        state.pool.clone(),
+        crate::audit::export::TrailExporter::new(),
+        |exporter: &mut crate::audit::export::TrailExporter, conn| {
+            exporter.next_chunk(conn).map_err(|e| e.to_string())
+        },
+        "audit export",
+    );
     Ok(private_ok()
         .content_type("application/x-ndjson")
         .insert_header((

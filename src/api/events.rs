@@ -149,10 +149,6 @@ pub struct EndpointList {
     pub endpoints: Vec<EndpointView>,
 }
 
-/// No query parameters.
-#[derive(Debug, Deserialize)]
-struct NoParams {}
-
 /// Webhook endpoints with their cursor, retry state and dead letters.
 #[utoipa::path(get, path = "/v1/webhooks", tag = "events",
     responses(
@@ -168,7 +164,7 @@ pub async fn webhooks(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state, scopes::KYC_ADMIN).await?;
-    let _: query::Only<NoParams> = query::parse(&req)?;
+    let _: query::Nothing = query::parse(&req)?;
     let settings = state.settings.clone();
     let endpoints = with_db(&state, move |conn| {
         Ok(admin::list(conn, &settings.webhooks)?)
@@ -215,7 +211,7 @@ pub async fn pause(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let _: query::Only<NoParams> = query::parse(&req)?;
+    let _: query::Nothing = query::parse(&req)?;
     act(&req, path.into_inner(), &state, Action::Pause).await
 }
 
@@ -236,7 +232,7 @@ pub async fn resume(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let _: query::Only<NoParams> = query::parse(&req)?;
+    let _: query::Nothing = query::parse(&req)?;
     act(&req, path.into_inner(), &state, Action::Resume).await
 }
 

@@ -36,10 +36,6 @@ impl From<MappingVersion> for MappingVersionView {
     }
 }
 
-/// No query parameters.
-#[derive(Debug, serde::Deserialize)]
-struct NoParams {}
-
 /// A mapping file as it was activated.
 #[utoipa::path(get, path = "/v1/mappings/{sha256}", tag = "records",
     params(("sha256" = String, Path, description = "The file's SHA-256 as a record's `mapping_hash` gives it (64 hex digits)")),
@@ -58,7 +54,7 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state, scopes::KYC_READ).await?;
-    let _: query::Only<NoParams> = query::parse(&req)?;
+    let _: query::Nothing = query::parse(&req)?;
     let hash = path.into_inner();
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::NotFound);

@@ -316,7 +316,7 @@ pub async fn drop_entry(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authorize(&req, &state, scopes::KYC_ADMIN).await?;
-    let _: query::Only<NoParams> = query::parse(&req)?;
+    let _: query::Nothing = query::parse(&req)?;
     let id = path.into_inner();
     if !quarantine::valid_id(&id) {
         return Err(ApiError::NotFound);
@@ -333,10 +333,6 @@ pub async fn drop_entry(
     }
     Ok(private_ok().json(Dropped { id, dropped }))
 }
-
-/// No query parameters at all.
-#[derive(Debug, Deserialize)]
-struct NoParams {}
 
 /// What a replay runs with on this instance: its pool, writer, request keys, current mappings and data keys.
 pub(crate) fn env(state: &AppState) -> ReplayEnv {
